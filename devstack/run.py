@@ -1,0 +1,123 @@
+"""README command 1: the whole system on this machine, with a short demo.
+
+Starts what is missing (a MongoDB-wire server unless MONGODB_URL is set, an S3 server unless
+S3_ENDPOINT is set, RabbitMQ if installed and down), then the three services, then the demo.
+Stays up until Ctrl-C and stops everything it started. Data lives in .data/ and survives.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+
+from . import demo, servers
+
+SERVICES = {"certificates": 8000, "enrollment": 8001, "attendance": 8002}
+# Fixed, so that SeaweedFS finds its volumes again after a restart.
+LOCAL_S3_PORTS = {"master.port": 19333, "master.port.grpc": 29333, "volume.port": 18080, "volume.port.grpc": 28080,
+                  "filer.port": 18888, "filer.port.grpc": 28888, "s3.port.grpc": 28333}  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-demo", action="store_true", help="run the services without the demo")
+    parser.add_argument("--participants", type=int, default=12, help="demo cohort size (default 12)")
+    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
+    parser.add_argument("--program", default="humas-level-up-2026")
+    return parser.parse_args()
+
+
+def wait_ready(name: str, port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with {process.returncode}; see its log")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    servers.wait_until(ready, timeout, name, interval=0.5)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    args = parse_args()
+    # SIGTERM/SIGHUP (a closed terminal, `timeout`, a supervisor) stop everything too, like Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    env = dict(os.environ)
+    env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    started: list[servers.Server] = []
+    processes: list[subprocess.Popen] = []
+    logs = args.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def stop_all(*_):
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for server in reversed(started):
+            server.stop()
+
+    try:
+        print("• RabbitMQ:", env["AMQP_URL"].split("@")[-1])
+        servers.ensure_rabbitmq(env["AMQP_URL"])
+        if "MONGODB_URL" not in env:
+            mongo = servers.LocalMongo(args.data_dir / "mongodb", port=int(env.get("LOCAL_MONGODB_PORT", 27017)))
+            if servers.port_open(mongo.port):
+                raise SystemExit(f"port {mongo.port} is taken: set MONGODB_URL or LOCAL_MONGODB_PORT")
+            mongo.start()
+            started.append(mongo)
+            env["MONGODB_URL"] = mongo.url
+        print("• MongoDB:", env["MONGODB_URL"])
+        if "S3_ENDPOINT" not in env:
+            creds = servers.S3Credentials.load_or_create(args.data_dir / "s3-credentials.json")
+            s3 = servers.LocalS3(args.data_dir / "s3", creds, port=int(env.get("LOCAL_S3_PORT", 8333)),
+                                 internal_ports=LOCAL_S3_PORTS)  # fmt: skip
+            s3.start()
+            started.append(s3)
+            env.update(S3_ENDPOINT=s3.endpoint, S3_ACCESS_KEY=creds.access_key, S3_SECRET_KEY=creds.secret_key)
+            s3.make_bucket(env.setdefault("S3_BUCKET", "certificates"))
+        print("• S3:", env["S3_ENDPOINT"], "bucket", env.get("S3_BUCKET", "certificates"))
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{SERVICES['certificates']}")
+        for name, port in SERVICES.items():
+            log = open(logs / f"{name}.log", "ab")
+            processes.append(subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT,
+                                              env={**env, "HTTP_PORT": str(port)}, stdout=log, stderr=log))  # fmt: skip
+        for (name, port), process in zip(SERVICES.items(), processes):
+            wait_ready(name, port, process)
+            print(f"• {name} ready on http://127.0.0.1:{port} (log: {logs / (name + '.log')})")
+        if not args.no_demo:
+            program = Programs.load(REPO_ROOT / "deploy" / "programs").get(args.program)
+            issued = asyncio.run(demo.run_demo(env["AMQP_URL"], program, args.participants))
+            for data in issued:
+                print(f"  {data['number']}  {data['url']}  [{data['http']}]\n{'':>25}verify: {data['verify_url']}")
+        print("\nRunning. Ctrl-C stops everything this command started.")
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        raise SystemExit("a service stopped unexpectedly; see the logs in " + str(logs))
+    except KeyboardInterrupt:
+        print("\nstopping …")
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Publishes events exactly as an upstream system would: aio-pika, persistent, confirmed."""
+
+import datetime as dt
+import json
+import uuid
+
+import aio_pika
+
+from shared import contract
+
+
+def cloud_event(routing_key: str, data: dict, *, source: str = "/mooc-pintar", time: dt.datetime | None = None,
+                id: str | None = None) -> dict:  # fmt: skip
+    return {
+        "specversion": "1.0",
+        "id": id or str(uuid.uuid4()),
+        "source": source,
+        "type": contract.TYPE_BY_ROUTING_KEY[routing_key],
+        "time": (time or dt.datetime.now(dt.UTC)).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+class Upstream:
+    def __init__(self, amqp_url: str):
+        self._url = amqp_url
+        self.connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self.exchange: aio_pika.abc.AbstractExchange | None = None
+
+    async def __aenter__(self) -> "Upstream":
+        self.connection = await aio_pika.connect_robust(self._url)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await self.channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.connection.close()
+
+    async def publish(self, routing_key: str, event: dict | bytes, content_type: str = contract.CONTENT_TYPE) -> None:
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        message = aio_pika.Message(body, content_type=content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        await self.exchange.publish(message, routing_key=routing_key)
+
+    async def listen(self, routing_key: str) -> aio_pika.abc.AbstractQueue:
+        """An exclusive queue that sees every event with this routing key from now on."""
+        queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self.exchange, routing_key=routing_key)
+        return queue

@@ -1,0 +1,77 @@
+"""Wires the attendance service: settings → runtime → subscribers → HTTP app."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from shared import contract
+from shared.events import AttendedData, EnrolledData, InvalidEvent, decode
+from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.outbox import MongoOutbox
+from shared.programs import Programs
+from shared.roster import participant_key
+from shared.runtime import Runtime, serve
+from shared.settings import ServiceSettings
+
+from . import handlers
+from .repository import MongoAttendanceBook
+
+SERVICE = "attendance"
+
+
+class Settings(ServiceSettings):
+    mongodb_database: str = "attendance"
+    http_port: int = 8002
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    rt = Runtime(SERVICE, settings)
+    programs = Programs.load(settings.programs_dir)
+    enrolled = {contract.TYPE_BY_ROUTING_KEY[contract.ENROLLED]: EnrolledData}
+    attended = {contract.TYPE_BY_ROUTING_KEY[contract.ATTENDED]: AttendedData}
+    deps: dict = {}
+    enrolled_q = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
+    attended_q = consumer_queue(rt.queue_name(contract.ATTENDED), contract.ATTENDED, settings.delivery_limit)
+
+    @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
+        try:
+            envelope, data = decode(body, enrolled, programs)
+        except InvalidEvent as e:
+            return await rt.dead_letters.reject(message, enrolled_q.name, str(e))
+        program = programs.get(data.program_id)
+        await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
+        await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
+
+    @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    async def on_attended(body: bytes, message: RabbitMessage) -> None:
+        try:
+            _, data = decode(body, attended, programs)
+        except InvalidEvent as e:
+            return await rt.dead_letters.reject(message, attended_q.name, str(e))
+        program = programs.get(data.program_id)
+        await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
+        await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        deps["book"] = book = MongoAttendanceBook(await rt.connect_database())
+        deps["outbox"] = outbox = MongoOutbox(book.participants, rt.publisher)
+        await retry_transient(book.ensure_indexes)
+        await rt.start_consuming()
+        rt.spawn(outbox.relay(settings.outbox_interval_s))
+        yield
+        await rt.stop()
+
+    app = FastAPI(title="Humas attendance service", lifespan=lifespan)
+    app.include_router(rt.health_router())
+    app.state.runtime = rt
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)

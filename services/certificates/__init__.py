@@ -1,0 +1,1 @@
+"""Certificates: turns `completed` into a numbered, stored, verifiable PDF and announces it."""

@@ -1,0 +1,78 @@
+"""Wires the certificate service: settings → runtime → subscriber → HTTP app."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from shared import contract
+from shared.events import CompletedData, InvalidEvent, decode
+from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.outbox import MongoOutbox
+from shared.programs import Programs
+from shared.runtime import Runtime, serve
+from shared.settings import S3Settings, ServiceSettings
+
+from . import handlers
+from .domain import Links
+from .renderer import TypstRenderer
+from .repository import MongoCertificates
+from .storage import S3ObjectStore
+from .web import public_router
+
+SERVICE = "certificates"
+
+
+class Settings(ServiceSettings, S3Settings):
+    mongodb_database: str = "certificates"
+    http_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    rt = Runtime(SERVICE, settings)
+    programs = Programs.load(settings.programs_dir)
+    links = Links(settings.public_base_url)
+    store = S3ObjectStore(settings)
+    accepted = {contract.TYPE_BY_ROUTING_KEY[contract.COMPLETED]: CompletedData}
+    renderer = TypstRenderer()
+    state: dict = {}
+    queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
+    rt.checks["object_store"] = store.ping
+
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    async def on_completed(body: bytes, message: RabbitMessage) -> None:
+        try:
+            _, data = decode(body, accepted, programs)
+        except InvalidEvent as e:
+            return await rt.dead_letters.reject(message, queue.name, str(e))
+        program = programs.get(data.program_id)
+        cert = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
+        await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        repo = MongoCertificates(await rt.connect_database())
+        app.state.certificates = repo
+        state["issuing"] = handlers.Issuing(repo, renderer, store, links)
+        state["outbox"] = outbox = MongoOutbox(repo.collection, rt.publisher)
+        await retry_transient(repo.ensure_indexes)
+        await retry_transient(store.ensure_bucket)
+        await rt.start_consuming()
+        rt.spawn(outbox.relay(settings.outbox_interval_s))
+        yield
+        await rt.stop()
+
+    app = FastAPI(title="Humas certificate service", lifespan=lifespan)
+    app.include_router(rt.health_router())
+    app.state.store = store
+    app.include_router(public_router(programs, links))
+    app.state.runtime = rt
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)

@@ -1,0 +1,171 @@
+"""What a certificate is and says: pure, no I/O."""
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+from shared.events import CertificateIssuedData, CompletedData
+from shared.nip import group_nip, mask_nip
+from shared.programs import Program
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+BULAN = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+JENJANG_WORDS = {
+    "terampil": "Terampil",
+    "mahir": "Mahir",
+    "penyelia": "Penyelia",
+    "ahli_pertama": "Ahli Pertama",
+    "ahli_muda": "Ahli Muda",
+    "ahli_madya": "Ahli Madya",
+    "ahli_utama": "Ahli Utama",
+}
+
+
+def tanggal(day: dt.date | dt.datetime) -> str:
+    """A date as written in Indonesian documents: 13 Februari 2026 (Jakarta time)."""
+    if isinstance(day, dt.datetime):
+        day = day.astimezone(JAKARTA).date()
+    return f"{day.day} {BULAN[day.month - 1]} {day.year}"
+
+
+def jabatan(jenjang: str) -> str:
+    return f"Pranata Humas {JENJANG_WORDS[jenjang]}"
+
+
+def format_number(program: Program, seq: int) -> str:
+    return program.number_format.format(seq=seq, year=program.year)
+
+
+def new_code() -> str:
+    """The public code in the PDF and verify URLs: 128 random bits, no personal data."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    certificate_id: str
+    code: str
+    program_id: str
+    nip: str
+    revision: int
+    name: str
+    jenjang: str
+    unit_kerja: str
+    sessions: tuple[int, ...]
+    jp: int
+    completed_at: dt.datetime
+    issued_at: dt.datetime
+    seq: int | None = None
+    number: str | None = None
+    sha256: str | None = None
+    object_key: str | None = None
+    status: str = "pending"
+
+    @property
+    def issued(self) -> bool:
+        return self.sha256 is not None
+
+    def numbered(self, program: Program, seq: int) -> "Certificate":
+        return replace(self, seq=seq, number=format_number(program, seq))
+
+    def object_key_for(self, sha256: str) -> str:
+        # Content-addressed and free of personal data: a re-render never overwrites served bytes.
+        return f"{self.program_id}/{self.certificate_id}/{sha256}.pdf"
+
+
+def draft(data: CompletedData, now: dt.datetime) -> Certificate:
+    return Certificate(
+        certificate_id=str(uuid.uuid4()),
+        code=new_code(),
+        program_id=data.program_id,
+        nip=data.nip,
+        revision=1,
+        name=data.name,
+        jenjang=data.jenjang,
+        unit_kerja=data.unit_kerja,
+        sessions=tuple(sorted(data.sessions)),
+        jp=data.jp,
+        completed_at=data.completed_at,
+        issued_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Links:
+    """Public URLs; the code is the only identifier in them."""
+
+    base_url: str
+
+    def pdf(self, code: str) -> str:
+        return f"{self.base_url.rstrip('/')}/certificates/{code}.pdf"
+
+    def verify(self, code: str) -> str:
+        return f"{self.base_url.rstrip('/')}/verify/{code}"
+
+
+def content(program: Program, cert: Certificate, links: Links) -> dict:
+    """Everything printed on the certificate, as data for the template (never as markup)."""
+    return {
+        "number": cert.number,
+        "name": cert.name,
+        "nip": group_nip(cert.nip),
+        "jabatan": jabatan(cert.jenjang),
+        "unit_kerja": cert.unit_kerja,
+        "program": program.title,
+        "year": str(program.year),
+        "sessions_attended": len(cert.sessions),
+        "session_count": program.session_count,
+        "jp": cert.jp,
+        "place_date": f"{program.place}, {tanggal(cert.issued_at)}",
+        "signer": {"name": program.signer.name, "nip": program.signer.nip or "", "title": program.signer.title},
+        "specimen": program.signer.specimen,
+        "verify_url": links.verify(cert.code),
+        "code": cert.code,
+        "revision": cert.revision,
+    }
+
+
+def issued_data(cert: Certificate, links: Links) -> CertificateIssuedData:
+    assert cert.number and cert.sha256
+    return CertificateIssuedData(
+        program_id=cert.program_id,
+        nip=cert.nip,
+        certificate_id=cert.certificate_id,
+        number=cert.number,
+        revision=cert.revision,
+        url=links.pdf(cert.code),
+        verify_url=links.verify(cert.code),
+        sha256=cert.sha256,
+        issued_at=cert.issued_at,
+    )
+
+
+def issued_event_id(cert: Certificate) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"humas:certificate-issued:{cert.certificate_id}:{cert.revision}"))
+
+
+def public_view(program: Program | None, cert: Certificate, links: Links) -> dict:
+    """What the public verification page and its JSON show: name yes, full NIP and e-mail never."""
+    return {
+        "status": cert.status,
+        "certificate_id": cert.certificate_id,
+        "number": cert.number,
+        "program_id": cert.program_id,
+        "program_title": program.title if program else cert.program_id,
+        "name": cert.name,
+        "nip": mask_nip(cert.nip),
+        "jabatan": jabatan(cert.jenjang),
+        "unit_kerja": cert.unit_kerja,
+        "sessions": list(cert.sessions),
+        "jp": cert.jp,
+        "revision": cert.revision,
+        "issued_at": cert.issued_at.isoformat(),
+        "issued_on": tanggal(cert.issued_at),
+        "sha256": cert.sha256,
+        "url": links.pdf(cert.code),
+    }

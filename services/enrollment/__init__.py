@@ -1,0 +1,1 @@
+"""Enrollment: keeps the roster, one participant per (program_id, nip); the latest `time` wins."""

@@ -1,0 +1,59 @@
+"""Wires the enrollment service: settings → runtime → subscribers → HTTP app."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from shared import contract
+from shared.events import EnrolledData, InvalidEvent, decode
+from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.programs import Programs
+from shared.runtime import Runtime, serve
+from shared.settings import ServiceSettings
+
+from . import handlers
+from .repository import MongoRoster
+
+SERVICE = "enrollment"
+
+
+class Settings(ServiceSettings):
+    mongodb_database: str = "enrollment"
+    http_port: int = 8001
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    rt = Runtime(SERVICE, settings)
+    programs = Programs.load(settings.programs_dir)
+    accepted = {contract.TYPE_BY_ROUTING_KEY[contract.ENROLLED]: EnrolledData}
+    state: dict = {}
+    queue = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
+
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
+        try:
+            envelope, data = decode(body, accepted, programs)
+        except InvalidEvent as e:
+            return await rt.dead_letters.reject(message, queue.name, str(e))
+        await retry_transient(lambda: handlers.enrol(envelope, data, state["roster"]))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state["roster"] = roster = MongoRoster(await rt.connect_database())
+        await retry_transient(roster.ensure_indexes)
+        await rt.start_consuming()
+        yield
+        await rt.stop()
+
+    app = FastAPI(title="Humas enrollment service", lifespan=lifespan)
+    app.include_router(rt.health_router())
+    app.state.runtime = rt
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    serve(create_app(settings), settings)

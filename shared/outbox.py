@@ -1,0 +1,72 @@
+"""Transactional outbox kept inside the document whose change caused the event.
+
+MongoDB (and nx-27017) give us atomic single-document writes, not transactions, so the
+event that follows a write is stored in that same write and published afterwards. Layout:
+`outbox.<event_id>` holds the entry and `outbox_pending` counts unpublished ones (nx-27017
+stores a `$push`ed subdocument as a JSON string, so entries are `$set` by key instead). A crash between write and publish leaves it pending; the relay publishes it
+again with the same event id, and consumers dedupe on (source, id).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from .events import CloudEvent
+from .messaging import Publisher
+
+log = logging.getLogger(__name__)
+
+
+def with_outbox(update: dict[str, Any], routing_key: str, event: CloudEvent) -> dict[str, Any]:
+    """Add the event to a document update, so that both land in one atomic write."""
+    entry = {"routing_key": routing_key, "event": event.model_dump(mode="json", exclude_none=True), "published": False}
+    return {
+        **update,
+        "$set": {**update.get("$set", {}), f"outbox.{event.id}": entry},
+        "$inc": {**update.get("$inc", {}), "outbox_pending": 1},
+    }
+
+
+class MongoOutbox:
+    def __init__(self, collection: AsyncCollection, publisher: Publisher):
+        self._collection = collection
+        self._publisher = publisher
+
+    async def flush(self, doc_id: Any) -> int:
+        """Publish the pending events of one document (the one a handler just wrote)."""
+        doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
+        return await self._publish_pending(doc) if doc else 0
+
+    async def flush_all(self, limit: int = 500) -> int:
+        sent = 0
+        cursor = self._collection.find({"outbox_pending": {"$gt": 0}}, {"outbox": 1})
+        async for doc in cursor.limit(limit):
+            sent += await self._publish_pending(doc)
+        return sent
+
+    async def _publish_pending(self, doc: dict[str, Any]) -> int:
+        sent = 0
+        for event_id, entry in (doc.get("outbox") or {}).items():
+            if entry["published"]:
+                continue
+            await self._publisher.publish(entry["routing_key"], CloudEvent.model_validate(entry["event"]))
+            await self._collection.update_one(
+                {"_id": doc["_id"], f"outbox.{event_id}.published": False},
+                {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
+            )
+            sent += 1
+        return sent
+
+    async def relay(self, interval_s: float) -> None:
+        """Background task: catches what a crash or a broker outage left unpublished."""
+        while True:
+            try:
+                if sent := await self.flush_all():
+                    log.info("outbox relay published %d pending events", sent)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the relay must outlive outages; the next pass retries
+                log.warning("outbox relay pass failed", exc_info=True)
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,116 @@
+"""What every service process has: a broker, a MongoDB client, health endpoints.
+
+Nothing connects at import or construction time; `start()` runs in the HTTP app's lifespan.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from . import logs
+from .messaging import DeadLetters, RabbitPublisher, declare_dead_letter_queue
+from .settings import ServiceSettings
+
+Check = Callable[[], Awaitable[object]]
+
+
+class Runtime:
+    def __init__(self, service: str, settings: ServiceSettings):
+        self.service = service
+        self.settings = settings
+        self.log = logs.configure(service, settings.log_level)
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            default_channel=Channel(prefetch_count=settings.prefetch),
+            graceful_timeout=30.0,
+            log_level=20,
+        )
+        self.publisher = RabbitPublisher(self.broker)
+        self.dead_letters = DeadLetters(self.broker, service)
+        self.queues: list[str] = []
+        self.mongo: AsyncMongoClient | None = None
+        self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
+        self._tasks: list[asyncio.Task] = []
+        self.ready = False
+
+    def queue_name(self, routing_key: str) -> str:
+        name = f"{self.service}.{routing_key}"
+        self.queues.append(name)
+        return name
+
+    @property
+    def db(self) -> AsyncDatabase:
+        assert self.mongo is not None, "Runtime.start() has not run"
+        return self.mongo[self.settings.mongodb_database]
+
+    async def connect_database(self) -> AsyncDatabase:
+        self.mongo = AsyncMongoClient(
+            self.settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, w="majority"
+        )
+        return self.db
+
+    async def start_consuming(self) -> None:
+        await self.broker.connect()
+        for name in self.queues:
+            await declare_dead_letter_queue(self.broker, name)
+        await self.broker.start()
+        self.ready = True
+        self.log.info("started", queues=self.queues)
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def stop(self) -> None:
+        self.ready = False
+        # Stop consuming first: in-flight handlers finish (graceful_timeout), then the rest closes.
+        await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.mongo is not None:
+            await self.mongo.close()
+        self.log.info("stopped")
+
+    async def _broker_ok(self) -> bool:
+        return await self.broker.ping(timeout=2.0)
+
+    async def _database_ok(self) -> bool:
+        await self.db.command("ping")
+        return True
+
+    def health_router(self) -> APIRouter:
+        router = APIRouter(tags=["health"])
+
+        @router.get("/healthz")
+        async def healthz() -> dict:
+            return {"status": "alive", "service": self.service}
+
+        @router.get("/readyz")
+        async def readyz() -> JSONResponse:
+            results: dict[str, str] = {}
+            for name, check in self.checks.items():
+                try:
+                    ok = await asyncio.wait_for(check(), timeout=3.0)
+                    results[name] = "ok" if ok is not False else "unavailable"
+                except Exception as exc:
+                    results[name] = f"unavailable: {type(exc).__name__}"
+            ready = self.ready and all(v == "ok" for v in results.values())
+            body = {"status": "ready" if ready else "not ready", "service": self.service, "checks": results}
+            return JSONResponse(body, status_code=200 if ready else 503)
+
+        return router
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)

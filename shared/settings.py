@@ -1,0 +1,47 @@
+"""One typed settings object per service, read from the environment (names in UPPER_CASE)."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str = ""  # each service supplies its own default
+    programs_dir: Path = REPO_ROOT / "deploy" / "programs"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "info"
+    # Unacked messages in flight per consumer: bounds memory and redelivery on a crash.
+    prefetch: int = Field(default=32, ge=1, le=1000)
+    # Attempts of a message whose handling raises an unexpected error before RabbitMQ
+    # dead-letters it (quorum queue x-delivery-limit). Transient outages don't count: those
+    # are retried in place with back-off.
+    delivery_limit: int = Field(default=5, ge=1)
+    outbox_interval_s: float = Field(default=2.0, gt=0)
+
+
+class S3Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    s3_endpoint: str = "http://127.0.0.1:8333"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "certificates"
+    s3_region: str = "us-east-1"
+
+    @property
+    def s3_host(self) -> str:
+        parts = urlsplit(self.s3_endpoint if "://" in self.s3_endpoint else f"http://{self.s3_endpoint}")
+        return parts.netloc
+
+    @property
+    def s3_secure(self) -> bool:
+        return self.s3_endpoint.startswith("https://")
