@@ -6,7 +6,7 @@ Layout: birth date YYYYMMDD, appointment YYYYMM, sex (1 or 2), sequence (3 digit
 import datetime as dt
 import re
 
-_NIP = re.compile(r"\d{18}")
+_NIP = re.compile(r"[0-9]{18}")  # ASCII only: \d would accept other scripts' digits
 
 
 class InvalidNip(ValueError):

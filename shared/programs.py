@@ -50,6 +50,9 @@ class Program(BaseModel):
     template: str = "certificate.typ"
     signer: Signer
     sessions: tuple[Session, ...]
+    # After this date no more attendance is expected: participants who satisfy the rule without
+    # attending every session complete then (default: two weeks after the last session).
+    closes_on: dt.date | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Program":
@@ -65,6 +68,13 @@ class Program(BaseModel):
     @cached_property
     def session_count(self) -> int:
         return len(self.sessions)
+
+    @cached_property
+    def closing_date(self) -> dt.date:
+        return self.closes_on or self.sessions[-1].date + dt.timedelta(days=14)
+
+    def is_closed(self, now: dt.datetime) -> bool:
+        return now.date() >= self.closing_date
 
     def jp_for(self, sessions: set[int] | list[int]) -> int:
         return self.jp_per_session * len(sessions)

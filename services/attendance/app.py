@@ -2,9 +2,13 @@
 
 from contextlib import asynccontextmanager
 
+import asyncio
+import datetime as dt
+
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import Field
 
 from shared import contract
 from shared.events import AttendedData, EnrolledData, InvalidEvent, decode
@@ -24,6 +28,8 @@ SERVICE = "attendance"
 class Settings(ServiceSettings):
     mongodb_database: str = "attendance"
     http_port: int = 8002
+    # Quiet time after a participant's last report before a closed program completes them.
+    settle_seconds: float = Field(default=30.0, ge=0)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
         await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
 
+    async def sweep(book: MongoAttendanceBook) -> None:
+        settle = dt.timedelta(seconds=settings.settle_seconds)
+        while True:
+            for program in programs:
+                try:
+                    if done := await handlers.complete_settled(program, book, settle):
+                        rt.log.info("completed settled participants", program_id=program.id, count=done)
+                        await deps["outbox"].flush_all()
+                except Exception:  # an outage must not end the sweep; the next pass retries
+                    rt.log.warning("completion sweep failed", exc_info=True)
+            await asyncio.sleep(settings.outbox_interval_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         deps["book"] = book = MongoAttendanceBook(await rt.connect_database())
@@ -63,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await retry_transient(book.ensure_indexes)
         await rt.start_consuming()
         rt.spawn(outbox.relay(settings.outbox_interval_s))
+        rt.spawn(sweep(book))
         yield
         await rt.stop()
 

@@ -22,10 +22,17 @@ def presence(program: Program, nip: str, session: int, minutes: int | None) -> P
 
 
 def completion(
-    program: Program, participant: Participant, counted: set[int], now: dt.datetime
+    program: Program, participant: Participant, counted: set[int], now: dt.datetime, *, settled: bool = False
 ) -> CompletedData | None:
-    """The `completed` data when the counted sessions satisfy the program's rule, else None."""
-    if not program.completion.is_complete(counted):
+    """The `completed` data once the participant can earn no more, else None.
+
+    The certificate states sessions and JP, which count toward promotion, so completing at
+    the 12th session would under-credit someone who attends all 16. A participant completes
+    at once with every session counted; otherwise when the rule is met, the program has
+    closed and their attendance has settled (no new reports for a while).
+    """
+    everything = len(counted) == program.session_count
+    if not (everything or (settled and program.is_closed(now) and program.completion.is_complete(counted))):
         return None
     return CompletedData(
         program_id=program.id,

@@ -25,7 +25,22 @@ class AttendanceBook(Protocol):
     async def enrolment(self, program_id: str, nip: str) -> Enrolment | None: ...
     async def record(self, presence: Presence) -> None: ...
     async def counted_sessions(self, program_id: str, nip: str) -> set[int]: ...
+    async def note_activity(self, program_id: str, nip: str, eligible: bool, now: dt.datetime) -> None:
+        await self.participants.update_one(
+            {"_id": participant_key(program_id, nip)}, {"$set": {"eligible": eligible, "last_activity": now}}
+        )
+
+    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]:
+        cursor = self.participants.find(
+            {"program_id": program_id, "eligible": True, "completed": {"$exists": False},
+             "last_activity": {"$lte": quiet_since}},
+            {"nip": 1},
+        )  # fmt: skip
+        return [doc["nip"] async for doc in cursor]
+
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
+    async def note_activity(self, program_id: str, nip: str, eligible: bool, now: dt.datetime) -> None: ...
+    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]: ...
 
 
 class MongoAttendanceBook:
@@ -35,6 +50,7 @@ class MongoAttendanceBook:
 
     async def ensure_indexes(self) -> None:
         await self.participants.create_index([("program_id", 1), ("nip", 1)], unique=True)
+        await self.participants.create_index([("program_id", 1), ("eligible", 1), ("last_activity", 1)])
         await self._presences.create_index([("program_id", 1), ("nip", 1), ("session", 1)], unique=True)
 
     async def save_participant(self, participant: Participant, time: dt.datetime) -> bool:
@@ -77,6 +93,19 @@ class MongoAttendanceBook:
     async def counted_sessions(self, program_id: str, nip: str) -> set[int]:
         cursor = self._presences.find({"program_id": program_id, "nip": nip, "counts": 1}, {"session": 1})
         return {doc["session"] async for doc in cursor}
+
+    async def note_activity(self, program_id: str, nip: str, eligible: bool, now: dt.datetime) -> None:
+        await self.participants.update_one(
+            {"_id": participant_key(program_id, nip)}, {"$set": {"eligible": eligible, "last_activity": now}}
+        )
+
+    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]:
+        cursor = self.participants.find(
+            {"program_id": program_id, "eligible": True, "completed": {"$exists": False},
+             "last_activity": {"$lte": quiet_since}},
+            {"nip": 1},
+        )  # fmt: skip
+        return [doc["nip"] async for doc in cursor]
 
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool:
         """Set completion once; the `completed` event is stored in the same write (outbox)."""

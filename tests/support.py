@@ -1,0 +1,62 @@
+"""Helpers for tests that talk to real servers: waiting on conditions, vhosts, services."""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import httpx
+
+AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1:5672")
+
+
+async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 20, what: str = "condition"):
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def fresh_vhost():
+    """A RabbitMQ vhost of its own: the contract's exchange and queue names, no collisions."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    try:
+        yield f"amqp://guest:guest@{AMQP_HOST}/{name}"
+    finally:
+        rabbitmqctl("delete_vhost", name)
+
+
+@contextlib.asynccontextmanager
+async def running(app):
+    """Run a service app in-process: its lifespan (broker, database) plus an HTTP client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def drain(queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    messages = []
+    while (message := await queue.get(fail=False, no_ack=True)) is not None:
+        messages.append(message)
+    return messages
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"

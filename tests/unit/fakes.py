@@ -1,0 +1,118 @@
+"""In-memory fakes of each adapter interface, so handler tests run without servers."""
+
+import dataclasses
+import datetime as dt
+
+from services.attendance.domain import Presence
+from services.attendance.repository import Enrolment
+from services.certificates.domain import Certificate
+from shared.events import CloudEvent
+from shared.roster import Participant
+
+
+class FakeRoster:
+    def __init__(self):
+        self.rows: dict[tuple[str, str], tuple[Participant, dt.datetime]] = {}
+
+    async def save(self, participant: Participant, time: dt.datetime) -> bool:
+        key = (participant.program_id, participant.nip)
+        if key in self.rows and self.rows[key][1] > time:
+            return False
+        self.rows[key] = (participant, time)
+        return True
+
+    async def get(self, program_id, nip):
+        row = self.rows.get((program_id, nip))
+        return row[0] if row else None
+
+    async def count(self, program_id):
+        return sum(1 for p, nip in self.rows if p == program_id)
+
+
+class FakeAttendanceBook(FakeRoster):
+    def __init__(self):
+        super().__init__()
+        self.presences: dict[tuple[str, str, int], Presence] = {}
+        self.completed: dict[tuple[str, str], CloudEvent] = {}
+        self.activity: dict[tuple[str, str], tuple[bool, dt.datetime]] = {}
+
+    async def save_participant(self, participant, time):
+        return await self.save(participant, time)
+
+    async def enrolment(self, program_id, nip):
+        participant = await self.get(program_id, nip)
+        return Enrolment(participant, (program_id, nip) in self.completed) if participant else None
+
+    async def record(self, presence: Presence) -> None:
+        key = (presence.program_id, presence.nip, presence.session)
+        old = self.presences.get(key)
+        if old is None or presence.counts > old.counts:
+            self.presences[key] = presence
+
+    async def counted_sessions(self, program_id, nip):
+        return {s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts}
+
+    async def note_activity(self, program_id, nip, eligible, now):
+        self.activity[(program_id, nip)] = (eligible, now)
+
+    async def settled_candidates(self, program_id, quiet_since):
+        return [n for (p, n), (eligible, at) in self.activity.items()
+                if p == program_id and eligible and at <= quiet_since and (p, n) not in self.completed]  # fmt: skip
+
+    async def mark_completed(self, program_id, nip, event):
+        if (program_id, nip) in self.completed:
+            return False
+        self.completed[(program_id, nip)] = event
+        return True
+
+
+class FakeCertificates:
+    def __init__(self):
+        self.by_id: dict[str, Certificate] = {}
+        self.events: list[CloudEvent] = []
+
+    async def add_or_get(self, draft):
+        for c in self.by_id.values():
+            if (c.program_id, c.nip, c.revision) == (draft.program_id, draft.nip, draft.revision):
+                return c
+        self.by_id[draft.certificate_id] = draft
+        return draft
+
+    async def assign_number(self, cert, program):
+        current = self.by_id[cert.certificate_id]
+        if current.seq is None:
+            seqs = [c.seq for c in self.by_id.values() if c.program_id == cert.program_id and c.seq]
+            current = self.by_id[cert.certificate_id] = current.numbered(program, max(seqs, default=0) + 1)
+        return current
+
+    async def mark_issued(self, cert, sha256, object_key, event):
+        current = self.by_id[cert.certificate_id]
+        if current.sha256 is None:
+            current = dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
+            self.by_id[cert.certificate_id] = current
+            self.events.append(event)
+        return current
+
+    async def by_code(self, code):
+        return next((c for c in self.by_id.values() if c.code == code), None)
+
+
+class FakeStore:
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+
+    async def put(self, key, data, content_type="application/pdf"):
+        self.objects[key] = data
+
+    async def get(self, key):
+        return self.objects[key]
+
+    async def ping(self):
+        return True
+
+
+class FakeRenderer:
+    """Bytes that depend on every input, like a real render."""
+
+    async def render(self, template, content, timestamp):
+        return repr((template, sorted(content.items()), timestamp)).encode()

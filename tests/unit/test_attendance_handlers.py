@@ -1,0 +1,109 @@
+"""Completion, in memory: whatever the order, with duplicates, exactly one `completed`."""
+
+import datetime as dt
+import random
+
+import pytest
+
+from services.attendance import handlers
+from shared.events import AttendedData, CloudEvent, EnrolledData, completed_event_id
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+
+from .fakes import FakeAttendanceBook
+
+PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
+NIP = "198503122010011004"
+T0 = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
+
+
+def enrolled(name="Siti Aminah", time=T0):
+    data = EnrolledData(program_id=PROGRAM.id, nip=NIP, name=name, jenjang="ahli_muda", unit_kerja="Biro Humas")
+    return ("enrolled", CloudEvent(specversion="1.0", id="e", source="/simpeg", type="humas.enrolled.v1", time=time, data={}), data)
+
+
+def attended(session, minutes=None):
+    return ("attended", None, AttendedData(program_id=PROGRAM.id, nip=NIP, session=session, minutes=minutes))
+
+
+AFTER_CLOSE = dt.datetime.combine(PROGRAM.closing_date, dt.time(9), dt.UTC)
+REPORTED = AFTER_CLOSE - dt.timedelta(days=3)  # when the replayed events are processed
+SETTLE = dt.timedelta(seconds=30)
+
+
+async def replay(events, book, program=PROGRAM):
+    for kind, envelope, data in events:
+        if kind == "enrolled":
+            await handlers.record_enrolment(envelope, data, program, book, REPORTED)
+        else:
+            await handlers.record_attendance(data, program, book, REPORTED)
+
+
+@pytest.mark.parametrize("seed", range(8))
+async def test_all_sessions_in_any_order_with_duplicates_complete_once(seed):
+    rng = random.Random(seed)
+    events = [enrolled()] + [attended(s) for s in range(1, 17)]
+    events += rng.sample(events, 6)  # redeliveries
+    rng.shuffle(events)
+    book = FakeAttendanceBook()
+    await replay(events, book)
+    assert list(book.completed) == [(PROGRAM.id, NIP)]
+    event = book.completed[(PROGRAM.id, NIP)]
+    assert event.id == completed_event_id(PROGRAM.id, NIP)
+    assert event.data["sessions"] == list(range(1, 17)) and event.data["jp"] == 32
+
+
+async def test_attendance_before_enrolment_completes_when_enrolment_arrives():
+    book = FakeAttendanceBook()
+    await replay([attended(s) for s in range(1, 17)], book)
+    assert book.completed == {}
+    await replay([enrolled()], book)
+    assert (PROGRAM.id, NIP) in book.completed
+
+
+@pytest.mark.parametrize("sessions", [(1, 2, 3, 4), (13, 14, 15, 16), tuple(range(1, 12))])
+async def test_too_few_sessions_never_complete(sessions):
+    book = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s) for s in sessions] * 2, book)
+    assert await handlers.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(days=365)) == 0
+    assert book.completed == {}
+
+
+async def test_completion_carries_the_participant_as_enrolled_at_that_time():
+    book = FakeAttendanceBook()
+    later = T0 + dt.timedelta(days=1)
+    await replay([enrolled("Nama Lama", T0), enrolled("Nama Baru", later), enrolled("Nama Usang", T0)], book)
+    await replay([attended(s) for s in range(1, 17)], book)
+    assert book.completed[(PROGRAM.id, NIP)].data["name"] == "Nama Baru"
+
+
+async def test_meeting_the_rule_without_every_session_completes_after_the_program_closes():
+    book = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 14)], book)
+    assert book.completed == {}, "13 of 16: more sessions may still come"
+    before_close = AFTER_CLOSE - dt.timedelta(days=2)
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, before_close) == 0
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == 1
+    data = book.completed[(PROGRAM.id, NIP)].data
+    assert data["sessions"] == list(range(1, 14)) and data["jp"] == 26
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == 0
+
+
+async def test_a_participant_still_reporting_is_not_completed_by_the_sweep():
+    book = FakeAttendanceBook()
+    await handlers.record_enrolment(*enrolled()[1:], PROGRAM, book, AFTER_CLOSE)
+    for s in range(1, 14):
+        await handlers.record_attendance(attended(s)[2], PROGRAM, book, AFTER_CLOSE)  # late reports
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE / 2) == 0
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE) == 1
+
+
+async def test_short_presences_are_recorded_but_do_not_count():
+    program = PROGRAM.model_copy(update={"completion": PROGRAM.completion.model_copy(update={"min_minutes": 60})})
+    book = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s, minutes=30 if s <= 5 else 90) for s in range(1, 17)], book, program)
+    assert len(book.presences) == 16
+    assert await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE) == 0  # 11 counted
+    await replay([attended(1, minutes=75)], book, program)  # a longer report for session 1
+    assert await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE) == 1
+    assert book.completed[(program.id, NIP)].data["sessions"] == [1, *range(6, 17)]

@@ -1,0 +1,82 @@
+import dataclasses
+import datetime as dt
+import math
+
+import pytest
+
+from services.certificates import domain, handlers
+from shared.events import CompletedData
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+
+from .fakes import FakeCertificates, FakeRenderer, FakeStore
+
+PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
+NOW = dt.datetime(2026, 9, 25, 20, 30, tzinfo=dt.UTC)  # already 26 September in Jakarta
+LINKS = domain.Links("https://sertifikat.example.go.id/")
+
+
+def completed(nip="198503122010011004", name="Dr. Siti Aminah, M.Si.", email=None):
+    return CompletedData(program_id=PROGRAM.id, nip=nip, name=name, jenjang="ahli_madya",
+                         unit_kerja="Kanwil Kemenag Provinsi Jawa Timur", sessions=[3, 1, 2, *range(4, 15)], jp=28,
+                         completed_at=NOW)  # fmt: skip
+
+
+def test_dates_are_written_in_indonesian_in_jakarta_time():
+    assert domain.tanggal(dt.date(2026, 2, 13)) == "13 Februari 2026"
+    assert domain.tanggal(NOW) == "26 September 2026"
+
+
+def test_number_format_comes_from_the_program():
+    assert domain.format_number(PROGRAM, 7) == "0007/BH/HUMAS-LU/2026"
+
+
+def test_the_certificate_says_who_what_and_how_much():
+    cert = domain.draft(completed(), NOW).numbered(PROGRAM, 12)
+    text = domain.content(PROGRAM, cert, LINKS)
+    assert text["name"] == "Dr. Siti Aminah, M.Si."
+    assert text["nip"] == "19850312 201001 1 004"
+    assert text["jabatan"] == "Pranata Humas Ahli Madya"
+    assert text["number"] == "0012/BH/HUMAS-LU/2026"
+    assert (text["sessions_attended"], text["session_count"], text["jp"]) == (14, 16, 28)
+    assert text["place_date"] == "Jakarta, 26 September 2026"
+    assert text["verify_url"] == f"https://sertifikat.example.go.id/verify/{cert.code}"
+    assert text["specimen"] is True
+
+
+def test_codes_are_random_enough_and_urls_keys_hold_no_personal_data():
+    certs = [domain.draft(completed(), NOW) for _ in range(200)]
+    assert len({c.code for c in certs}) == 200
+    assert all(len(c.code) == 22 for c in certs)  # 22 url-safe base64 chars = 132 bits ≥ 128 random
+    assert math.log2(64) * 22 >= 128
+    cert = certs[0]
+    for text in (LINKS.pdf(cert.code), LINKS.verify(cert.code), cert.object_key_for("ab" * 32)):
+        assert "198503122010011004" not in text and "Siti" not in text and "19850312" not in text
+
+
+def test_the_public_view_masks_the_nip_and_never_shows_email():
+    cert = dataclasses.replace(domain.draft(completed(), NOW).numbered(PROGRAM, 1), sha256="0" * 64, status="valid")
+    view = domain.public_view(PROGRAM, cert, LINKS)
+    assert view["nip"] == "19850312******1004"
+    assert "198503122010011004" not in str(view) and "email" not in view
+    assert {"status", "certificate_id", "number", "program_id", "name", "issued_at", "sha256"} <= set(view)
+
+
+async def test_issue_certificate_is_idempotent_and_numbers_are_gapless():
+    certs, store = FakeCertificates(), FakeStore()
+    deps = handlers.Issuing(certs, FakeRenderer(), store, LINKS)
+    nips = [f"1985031220100110{i:02d}" for i in range(10)]
+    first = [await handlers.issue_certificate(completed(nip), PROGRAM, deps, NOW) for nip in nips]
+    again = [await handlers.issue_certificate(completed(nip), PROGRAM, deps, NOW) for nip in nips]
+    assert [c.certificate_id for c in first] == [c.certificate_id for c in again]
+    assert sorted(c.seq for c in certs.by_id.values()) == list(range(1, 11))
+    assert len(certs.events) == 10 and len(store.objects) == 10
+    issued = certs.events[0].data
+    assert issued["revision"] == 1 and issued["url"].endswith(".pdf")
+    assert issued["sha256"] == first[0].sha256
+
+
+@pytest.mark.parametrize("jenjang", ["terampil", "mahir", "penyelia", "ahli_pertama", "ahli_muda", "ahli_madya",
+                                     "ahli_utama"])  # fmt: skip
+def test_every_jenjang_has_its_words(jenjang):
+    assert domain.jabatan(jenjang).startswith("Pranata Humas ")

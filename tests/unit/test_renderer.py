@@ -1,0 +1,87 @@
+"""The real template through real Typst: what the PDF says, and that names stay text."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+import typst
+from pypdf import PdfReader
+
+from services.certificates import domain
+from services.certificates.renderer import TEMPLATES, TypstRenderer, qr_svg
+from shared.events import CompletedData
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+
+PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
+NOW = dt.datetime(2026, 10, 9, 3, tzinfo=dt.UTC)
+LINKS = domain.Links("http://127.0.0.1:8000")
+
+
+def certificate(name: str, nip: str = "198503122010011004") -> domain.Certificate:
+    data = CompletedData(program_id=PROGRAM.id, nip=nip, name=name, jenjang="ahli_pertama",
+                         unit_kerja="Kantor Kementerian Agama Kota Yogyakarta", sessions=list(range(1, 15)), jp=28,
+                         completed_at=NOW)  # fmt: skip
+    return domain.draft(data, NOW).numbered(PROGRAM, 42)
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return TypstRenderer()
+
+
+def text_of(pdf: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_one_page_pdf_with_name_nip_number_and_jp(renderer):
+    cert = certificate("Dra. Hj. Siti Nur'aini, M.Si.")
+    pdf = renderer.render_sync(PROGRAM.template, domain.content(PROGRAM, cert, LINKS), cert.issued_at)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    width, height = reader.pages[0].mediabox.width, reader.pages[0].mediabox.height
+    assert width > height, "A4 landscape"
+    text = "".join(text_of(pdf).split())  # letter-spaced headings extract with spaces
+    for expected in ("SERTIFIKAT", "Siti Nur", "19850312 201001 1 004", "0042/BH/HUMAS-LU/2026", "28 jam pelajaran",
+                     "Pranata Humas Ahli Pertama", "Jakarta, 9 Oktober 2026", "CONTOH", cert.code):  # fmt: skip
+        assert "".join(expected.split()) in text, expected
+    assert b"pdfaid:part" in pdf, "PDF/A identification in the XMP metadata"
+
+
+def test_same_certificate_renders_to_the_same_bytes(renderer):
+    cert = certificate("Ahmad Fauzi")
+    content = domain.content(PROGRAM, cert, LINKS)
+    assert renderer.render_sync(PROGRAM.template, content, NOW) == renderer.render_sync(PROGRAM.template, content, NOW)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['#set text(red) *bold* _x_ $x^2$ @ref <label> \\ "quote" `raw`', "Ni Luh Putu Ayu Ḍewi Šārmā", "O'Brien & <b>Co</b>"],
+)
+def test_names_are_printed_as_text_never_interpreted(renderer, name):
+    cert = certificate(name)
+    text = text_of(renderer.render_sync(PROGRAM.template, domain.content(PROGRAM, cert, LINKS), NOW))
+    squashed = "".join(text.split())
+    for fragment in ("#settext(red)", "*bold*", "$x^2$", "<label>", "O'Brien&<b>Co</b>", "Šārmā"):
+        if fragment.replace(" ", "") in "".join(name.split()):
+            assert fragment in squashed, fragment
+
+
+def test_the_qr_code_points_to_the_verify_url():
+    svg = qr_svg(LINKS.verify("A" * 22))
+    assert svg.startswith("<svg") and "path" in svg
+
+
+def test_a_template_outside_the_template_folder_is_refused(renderer):
+    with pytest.raises(ValueError, match="outside"):
+        renderer.render_sync("../../../shared/contract.py", {"verify_url": "x"}, NOW)
+
+
+def test_save_a_picture_of_the_certificate(artefacts):
+    cert = certificate("Dr. Muhammad Rizki Syahputra, S.Sos.I., M.I.Kom.")
+    content = domain.content(PROGRAM, cert, LINKS)
+    data = json.dumps({**content, "qr_svg": qr_svg(content["verify_url"])})
+    png = typst.compile(str(TEMPLATES / PROGRAM.template), format="png", ppi=110, sys_inputs={"data": data})
+    (artefacts / "certificate.png").write_bytes(png)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
