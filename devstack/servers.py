@@ -121,12 +121,14 @@ class LocalS3(Server):
                     "credentials": [{"accessKey": credentials.access_key, "secretKey": credentials.secret_key}]}  # fmt: skip
         config.write_text(json.dumps({"identities": [identity]}))
         config.chmod(0o600)
+        # Each bucket is a SeaweedFS collection with volumes of its own: allow many (they are sparse).
         # Every port explicit (gRPC ones too) and the extra catalog servers off, so two
         # instances (the run command's and the tests') never collide.
         ports = internal_ports or {k: free_port() for k in _WEED_PORTS}
         weed = shutil.which("weed", path=str(BIN)) or "weed"
         argv = [weed, "server", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
-                f"-s3.port={self.port}", f"-s3.config={config}", "-volume.max=5", "-master.telemetry=false",
+                f"-s3.port={self.port}", f"-s3.config={config}", "-volume.max=300", "-master.volumeSizeLimitMB=1024",
+                "-master.telemetry=false",
                 "-s3.port.iceberg=0", "-s3.port.lance=0", *(f"-{k}={ports[k]}" for k in _WEED_PORTS)]  # fmt: skip
         super().__init__("s3 (seaweedfs)", argv, data_dir / "weed.log")
 

@@ -140,6 +140,6 @@ async def retry_transient(
         except Exception as exc:
             if not is_transient(exc):
                 raise
-            log.warning("dependency unavailable, retrying in %.1fs: %s", delay, type(exc).__name__)
+            log.warning("dependency unavailable, retrying in %.1fs: %s: %.200s", delay, type(exc).__name__, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)

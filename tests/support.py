@@ -60,3 +60,60 @@ async def drain(queue: aio_pika.abc.AbstractQueue) -> list[aio_pika.abc.Abstract
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+class Bus:
+    """The test's own view of the broker: publish as upstream, watch events and dead letters."""
+
+    def __init__(self, amqp_url: str):
+        from devstack.upstream import Upstream
+
+        self.upstream = Upstream(amqp_url)
+        self.seen: dict[str, list[dict]] = {}
+
+    async def __aenter__(self) -> "Bus":
+        await self.upstream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.upstream.__aexit__(*exc)
+
+    async def publish(self, routing_key: str, event, **kwargs) -> None:
+        await self.upstream.publish(routing_key, event, **kwargs)
+
+    async def watch(self, routing_key: str) -> "Watch":
+        return Watch(await self.upstream.listen(routing_key))
+
+    async def dead_letters(self, queue_name: str, expected: int, timeout: float = 20) -> list:
+        """Wait until `expected` messages sit in the service's dead-letter queue, and take them."""
+        queue = await self.upstream.channel.get_queue(f"{queue_name}.dead-letter", ensure=True)
+        taken: list = []
+
+        async def enough():
+            taken.extend(await drain(queue))
+            return len(taken) >= expected
+
+        await eventually(enough, timeout, f"{expected} dead letters in {queue_name}.dead-letter")
+        return taken
+
+
+class Watch:
+    def __init__(self, queue):
+        self.queue = queue
+        self.events: list[dict] = []
+
+    async def collect(self) -> list[dict]:
+        import json
+
+        self.events.extend(json.loads(m.body) for m in await drain(self.queue))
+        return self.events
+
+    async def until(self, predicate, timeout: float = 30, what: str = "events") -> list[dict]:
+        async def check():
+            return predicate(await self.collect())
+
+        try:
+            await eventually(check, timeout, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; events seen: {[ev.get('data') for ev in self.events]}") from None
+        return self.events

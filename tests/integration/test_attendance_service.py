@@ -1,0 +1,78 @@
+"""Attendance against the real RabbitMQ and the MongoDB-wire server."""
+
+import datetime as dt
+import random
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from devstack.upstream import cloud_event
+from services.attendance.app import Settings, create_app
+from shared.contract import REASON_HEADER
+from shared.events import completed_event_id
+from tests.support import Bus, eventually, running, unique
+
+pytestmark = pytest.mark.integration
+PROGRAM = "humas-level-up-2026"
+ALL, FOUR, THIRTEEN = "198503122010011004", "199001012015032001", "198712242011012009"
+
+
+def enrolled(nip, name):
+    data = {"program_id": PROGRAM, "nip": nip, "name": name, "jenjang": "ahli_pertama", "unit_kerja": "Kanwil Kemenag Bali"}
+    return "enrolled", cloud_event("enrolled", data, source="/simpeg")
+
+
+def attended(nip, session, **extra):
+    data = {"program_id": PROGRAM, "nip": nip, "session": session, **extra}
+    return "attended", cloud_event("attended", data, time=dt.datetime(2026, 2, 13, 14, tzinfo=dt.UTC))
+
+
+async def test_completion_is_published_once_whatever_the_order(amqp_url, mongodb_url):
+    settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
+                        settle_seconds=1.0, outbox_interval_s=0.2)  # fmt: skip
+    rng = random.Random(7)
+    events = [attended(ALL, s) for s in range(1, 17)] + [enrolled(ALL, "Putu Ayu Lestari")]
+    events += [enrolled(FOUR, "Ahmad"), *(attended(FOUR, s) for s in (1, 2, 3, 4))]
+    events += [enrolled(THIRTEEN, "Rina Wulandari"), *(attended(THIRTEEN, s, minutes=100) for s in range(1, 14))]
+    events += rng.sample(events, 10)  # redeliveries: the same (source, id) again
+    rng.shuffle(events)
+    events = [e for e in events if e[1]["data"]["nip"] == ALL and e[0] == "attended"] + [
+        e for e in events if not (e[1]["data"]["nip"] == ALL and e[0] == "attended")
+    ]  # ALL's attendance strictly before their enrolment
+
+    async with running(create_app(settings)), Bus(amqp_url) as bus:
+        completed = await bus.watch("completed")
+        for routing_key, event in events:
+            await bus.publish(routing_key, event)
+        await bus.publish("attended", attended(ALL, 99)[1])
+        await bus.publish("attended", attended("198503122010011", 3)[1])
+        await bus.publish("attended", {**attended(ALL, 2)[1], "specversion": "2.0"})
+
+        def nips(evts):
+            # Publication is at least once; (source, id) is an event's identity (CONTRACT.md §2).
+            return sorted({(e["source"], e["id"]): e["data"]["nip"] for e in evts}.values())
+
+        await completed.until(lambda evts: nips(evts) == sorted([ALL, THIRTEEN]), what="two completions")
+        by_nip = {e["data"]["nip"]: e for e in completed.events}
+        assert by_nip[ALL]["id"] == completed_event_id(PROGRAM, ALL)
+        assert by_nip[ALL]["type"] == "humas.completed.v1" and by_nip[ALL]["source"] == "/services/attendance"
+        assert by_nip[ALL]["data"]["sessions"] == list(range(1, 17)) and by_nip[ALL]["data"]["jp"] == 32
+        assert by_nip[THIRTEEN]["data"]["sessions"] == list(range(1, 14)) and by_nip[THIRTEEN]["data"]["jp"] == 26
+        assert by_nip[ALL]["data"]["name"] == "Putu Ayu Lestari"
+
+        dead = await bus.dead_letters("attendance.attended", expected=3)
+        reasons = " | ".join(sorted(m.headers[REASON_HEADER] for m in dead))
+        assert "session must be between 1 and 16" in reasons
+        assert "NIP must be exactly 18 digits" in reasons
+        assert "specversion" in reasons
+
+        db = AsyncMongoClient(mongodb_url, tz_aware=True)[settings.mongodb_database]
+        await eventually(lambda: _count(db, FOUR, 4), what="the four presences of the dropout recorded")
+        dropout = await db.participants.find_one({"nip": FOUR})
+        assert "completed" not in dropout and not dropout.get("eligible")
+        await completed.collect()
+        assert nips(completed.events) == sorted([ALL, THIRTEEN]), "exactly one completion each, none for 4 sessions"
+
+
+async def _count(db, nip, n):
+    return await db.presences.count_documents({"nip": nip}) == n
