@@ -1,0 +1,113 @@
+"""The three services as separate processes, driven only through the contract."""
+
+import datetime as dt
+import hashlib
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+from pypdf import PdfReader
+
+from devstack.demo import make_nip
+from devstack.servers import free_port
+from devstack.upstream import cloud_event
+from shared.settings import REPO_ROOT
+from tests.support import Bus, eventually, unique
+
+pytestmark = pytest.mark.e2e
+PROGRAM = "humas-level-up-2026"
+
+
+@pytest.fixture
+async def system(amqp_url, mongodb_url, s3, tmp_path):
+    ports = {name: free_port() for name in ("enrollment", "attendance", "certificates")}
+    base = f"http://127.0.0.1:{ports['certificates']}"
+    env = {**os.environ, "AMQP_URL": amqp_url, "MONGODB_URL": mongodb_url, "S3_ENDPOINT": s3.endpoint,
+           "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
+           "PUBLIC_BASE_URL": base, "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3"}  # fmt: skip
+    databases = {name: unique(name) for name in ports}
+    processes = {}
+    for name, port in ports.items():
+        log = open(tmp_path / f"{name}.log", "wb")
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**env, "HTTP_PORT": str(port), "MONGODB_DATABASE": databases[name]},
+        )  # fmt: skip
+    async with httpx.AsyncClient(timeout=5) as http:
+        for name, port in ports.items():
+
+            async def ready(port=port, name=name):
+                assert processes[name].poll() is None, (tmp_path / f"{name}.log").read_text()
+                try:
+                    return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(ready, 60, f"{name} ready")
+        yield {"base": base, "databases": databases, "mongodb_url": mongodb_url, "processes": processes}
+    for p in processes.values():
+        p.terminate()
+    for name, p in processes.items():
+        # uvicorn re-raises SIGTERM once its graceful shutdown is done; the lifespan logs "stopped".
+        code = p.wait(30)
+        log = (tmp_path / f"{name}.log").read_text()
+        assert code in (0, -signal.SIGTERM) and '"event": "stopped"' in log, f"{name} unclean: {log[-2000:]}"
+
+
+async def test_a_year_through_the_contract_ends_in_verifiable_certificates(system, amqp_url):
+    rng = random.Random(13)
+    people = {
+        "all16": (make_nip(rng, 1), "Dra. Hj. Nur'aini Siregar, M.Si.", range(1, 17)),
+        "fourteen": (make_nip(rng, 2), "I Gusti Ngurah Rai", [s for s in range(1, 17) if s not in (3, 9)]),
+        "four": (make_nip(rng, 3), "Budi Santoso", range(1, 5)),
+    }
+    events = []
+    for nip, name, sessions in people.values():
+        data = {"program_id": PROGRAM, "nip": nip, "name": name, "jenjang": "ahli_pertama", "unit_kerja": "Biro Humas"}
+        events.append(("enrolled", cloud_event("enrolled", data, source="/simpeg")))
+        for s in sessions:
+            data = {"program_id": PROGRAM, "nip": nip, "session": s, "minutes": 110}
+            events.append(("attended", cloud_event("attended", data, time=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))))
+    events += rng.sample(events, 8)
+    rng.shuffle(events)
+    async with Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        await bus.publish("attended", b"garbage that is not JSON")
+        for routing_key, event in events:
+            await bus.publish(routing_key, event)
+        wanted = {people["all16"][0], people["fourteen"][0]}
+        await issued.until(lambda evts: {e["data"]["nip"] for e in evts} >= wanted, 60, "two certificates")
+
+    by_nip = {e["data"]["nip"]: e["data"] for e in issued.events}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for key in ("all16", "fourteen"):
+            nip, name, sessions = people[key]
+            data = by_nip[nip]
+            assert data["url"].startswith(system["base"]) and nip not in data["url"] + data["verify_url"]
+            pdf = await http.get(data["url"])
+            assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+            assert hashlib.sha256(pdf.content).hexdigest() == data["sha256"]
+            text = "".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
+            assert "".join(name.split()) in text and nip in text.replace(" ", "")
+            assert f"{2 * len(list(sessions))}jampelajaran" in text
+            verify = (await http.get(data["verify_url"], headers={"Accept": "application/json"})).json()
+            assert verify["status"] == "valid" and verify["sha256"] == data["sha256"] and verify["name"] == name
+
+    mongo = AsyncMongoClient(system["mongodb_url"], tz_aware=True)
+    certificates = mongo[system["databases"]["certificates"]]["certificates"]
+    presences = mongo[system["databases"]["attendance"]]["presences"]
+    dropout = people["four"][0]
+    await eventually(lambda: _equals(presences.count_documents({"nip": dropout}), 4), what="dropout's presences")
+    assert await certificates.count_documents({}) == 2, "one certificate each, none for four sessions"
+    roster = mongo[system["databases"]["enrollment"]]["participants"]
+    assert await roster.count_documents({}) == 3
+
+
+async def _equals(awaitable, expected):
+    return await awaitable == expected
