@@ -132,6 +132,16 @@ class CloudEvent(BaseModel):
         return self.model_dump_json(exclude_none=True).encode()
 
 
+def typed_envelope(routing_key: str) -> type[CloudEvent]:
+    """The envelope with its `data` typed, for documentation (AsyncAPI)."""
+    from pydantic import create_model
+
+    type_ = contract.TYPE_BY_ROUTING_KEY[routing_key]
+    data_model = DATA_BY_TYPE[type_]
+    name = data_model.__name__.removesuffix("Data") + "Event"
+    return create_model(name, __base__=CloudEvent, type=(Literal[type_], ...), data=(data_model, ...))  # type: ignore[call-overload]
+
+
 def new_event(
     routing_key: str, source: str, data: _Data, *, id: str | None = None, time: dt.datetime | None = None
 ) -> CloudEvent:

@@ -16,7 +16,7 @@ from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExcha
 from faststream.rabbit.message import RabbitMessage
 
 from . import contract
-from .events import CloudEvent
+from .events import CloudEvent, typed_envelope
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ def consumer_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQu
             "x-overflow": "reject-publish",
             "x-delivery-limit": delivery_limit,
         },
+    )
+
+
+def consumes(routing_key: str) -> str:
+    """AsyncAPI description of a consumer (its handler takes raw bytes, so says it in words)."""
+    return (
+        f"Consumes `{contract.TYPE_BY_ROUTING_KEY[routing_key]}` CloudEvents (schema: shared/CONTRACT.md §3). "
+        f"Bad input is never acted on: it goes to `{contract.DEAD_LETTER_EXCHANGE}` with the reason in the "
+        f"`{contract.REASON_HEADER}` header. Unexpected errors are retried up to the queue's delivery limit."
     )
 
 
@@ -62,22 +71,31 @@ class Publisher(Protocol):
 
 
 class RabbitPublisher:
-    """Persistent, mandatory publishes; `broker.publish` returns after the broker's confirm."""
+    """Persistent (FastStream's default is transient), mandatory, confirmed publishes.
+
+    One FastStream publisher per event a service emits, so its AsyncAPI document shows
+    exactly what it sends; `publish` returns once the broker has confirmed the message.
+    """
 
     def __init__(self, broker: RabbitBroker):
         self._broker = broker
+        self._publishers: dict[str, Any] = {}
 
-    async def publish(self, routing_key: str, event: CloudEvent) -> None:
-        await self._broker.publish(
-            event.to_json(),
-            exchange=EVENTS,
+    def declare(self, routing_key: str, description: str) -> None:
+        self._publishers[routing_key] = self._broker.publisher(
+            exchange=EVENTS,  # by keyword: the first positional parameter is a queue
             routing_key=routing_key,
             persist=True,
             mandatory=True,
             content_type=contract.CONTENT_TYPE,
-            message_id=event.id,
-            message_type=event.type,
-            timestamp=event.time,
+            schema=typed_envelope(routing_key),
+            title=f"{routing_key}:publish",
+            description=description,
+        )
+
+    async def publish(self, routing_key: str, event: CloudEvent) -> None:
+        await self._publishers[routing_key].publish(
+            event.to_json(), message_id=event.id, message_type=event.type, timestamp=event.time
         )
 
 

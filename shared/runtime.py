@@ -94,6 +94,10 @@ class Runtime:
         async def healthz() -> dict:
             return {"status": "alive", "service": self.service}
 
+        @router.get("/asyncapi.json", tags=["docs"], summary="This service's AsyncAPI document")
+        async def asyncapi() -> dict:
+            return asyncapi_document(self)
+
         @router.get("/readyz")
         async def readyz() -> JSONResponse:
             results: dict[str, str] = {}
@@ -114,3 +118,21 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+
+
+def asyncapi_document(runtime: "Runtime") -> dict:
+    """Generated from the code: the queues it consumes, the events it publishes, their schemas."""
+    from faststream.specification import AsyncAPI
+
+    spec = AsyncAPI(
+        runtime.broker,
+        title=f"Humas Level Up: {runtime.service} service",
+        version="1",
+        description="Events on the `humas.events` topic exchange, CloudEvents 1.0 structured JSON. "
+        "Public contract: shared/CONTRACT.md.",
+    )
+    document = spec.to_specification().to_jsonable()
+    document["servers"] = {"broker": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}}
+    for channel in document.get("channels", {}).values():
+        channel["servers"] = [{"$ref": "#/servers/broker"}]
+    return document

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from shared import contract
 from shared.events import AttendedData, EnrolledData, InvalidEvent, decode
-from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
 from shared.roster import participant_key
@@ -35,6 +35,7 @@ class Settings(ServiceSettings):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(SERVICE, settings)
+    rt.publisher.declare(contract.COMPLETED, "A participant completed the program: published once per (program_id, nip).")
     programs = Programs.load(settings.programs_dir)
     enrolled = {contract.TYPE_BY_ROUTING_KEY[contract.ENROLLED]: EnrolledData}
     attended = {contract.TYPE_BY_ROUTING_KEY[contract.ATTENDED]: AttendedData}
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     enrolled_q = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
     attended_q = consumer_queue(rt.queue_name(contract.ATTENDED), contract.ATTENDED, settings.delivery_limit)
 
-    @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
         try:
             envelope, data = decode(body, enrolled, programs)
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
         await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
 
-    @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
         try:
             _, data = decode(body, attended, programs)

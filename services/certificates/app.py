@@ -8,7 +8,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
 from shared.events import CompletedData, InvalidEvent, decode
-from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
 from shared.runtime import Runtime, serve
@@ -33,6 +33,7 @@ class Settings(ServiceSettings, S3Settings):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(SERVICE, settings)
+    rt.publisher.declare(contract.CERTIFICATE_ISSUED, "A certificate was issued: where to fetch and verify it.")
     programs = Programs.load(settings.programs_dir)
     links = Links(settings.public_base_url)
     store = S3ObjectStore(settings)
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
     rt.checks["object_store"] = store.ping
 
-    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes, message: RabbitMessage) -> None:
         try:
             _, data = decode(body, accepted, programs)

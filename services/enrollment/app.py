@@ -8,7 +8,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
 from shared.events import EnrolledData, InvalidEvent, decode
-from shared.messaging import EVENTS, consumer_queue, raw_body, retry_transient
+from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.programs import Programs
 from shared.runtime import Runtime, serve
 from shared.settings import ServiceSettings
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state: dict = {}
     queue = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
 
-    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body)
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
         try:
             envelope, data = decode(body, accepted, programs)
