@@ -21,6 +21,13 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+def _die_with_parent() -> None:
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,8 +60,10 @@ class Server:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        # Own process group, so stopping it also stops anything it forked.
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Own process group, so stopping it also stops anything it forked; and it dies with us,
+        # so an interrupted test run or a killed `scripts/run` leaves no server behind.
+        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=_die_with_parent)  # fmt: skip
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
