@@ -9,17 +9,13 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
-
-import httpx
 
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
-from . import demo, servers
+from . import demo, processes, servers
 
 SERVICES = {"certificates": 8000, "enrollment": 8001, "attendance": 8002}
 # Fixed, so that SeaweedFS finds its volumes again after a restart.
@@ -34,18 +30,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
     parser.add_argument("--program", default="humas-level-up-2026")
     return parser.parse_args()
-
-
-def wait_ready(name: str, port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise SystemExit(f"{name} exited with {process.returncode}; see its log")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    servers.wait_until(ready, timeout, name, interval=0.5)
 
 
 def _interrupt(signum, frame):
@@ -63,19 +47,12 @@ def main() -> None:
     # who met the rule without attending every session (compose.yaml uses 300 s).
     env.setdefault("SETTLE_SECONDS", "5")
     started: list[servers.Server] = []
-    processes: list[subprocess.Popen] = []
+    running: list[processes.ServiceProcess] = []
     logs = args.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
     def stop_all(*_):
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in processes:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        processes.stop(running)
         for server in reversed(started):
             server.stop()
 
@@ -100,20 +77,17 @@ def main() -> None:
             s3.make_bucket(env.setdefault("S3_BUCKET", "certificates"))
         print("• S3:", env["S3_ENDPOINT"], "bucket", env.get("S3_BUCKET", "certificates"))
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{SERVICES['certificates']}")
-        for name, port in SERVICES.items():
-            log = open(logs / f"{name}.log", "ab")
-            processes.append(subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT,
-                                              env={**env, "HTTP_PORT": str(port)}, stdout=log, stderr=log))  # fmt: skip
-        for (name, port), process in zip(SERVICES.items(), processes):
-            wait_ready(name, port, process)
-            print(f"• {name} ready on http://127.0.0.1:{port} (log: {logs / (name + '.log')})")
+        running.extend(processes.start(name, port, env, logs) for name, port in SERVICES.items())
+        for service in running:
+            processes.wait_ready(service)
+            print(f"• {service.name} ready on {service.url} (log: {service.log})")
         if not args.no_demo:
             program = Programs.load(REPO_ROOT / "deploy" / "programs").get(args.program)
             issued = asyncio.run(demo.run_demo(env["AMQP_URL"], program, args.participants))
             for data in issued:
                 print(f"  {data['number']}  {data['url']}  [{data['http']}]\n{'':>25}verify: {data['verify_url']}")
         print("\nRunning. Ctrl-C stops everything this command started.")
-        while all(p.poll() is None for p in processes):
+        while all(s.process.poll() is None for s in running):
             time.sleep(1)
         raise SystemExit("a service stopped unexpectedly; see the logs in " + str(logs))
     except KeyboardInterrupt:

@@ -1,5 +1,6 @@
 """Publishes events exactly as an upstream system would: aio-pika, persistent, confirmed."""
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -41,6 +42,26 @@ class Upstream:
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
         message = aio_pika.Message(body, content_type=content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         await self.exchange.publish(message, routing_key=routing_key)
+
+    async def publish_many(self, events, window: int = 256, progress=None) -> int:
+        """Publish with up to `window` confirms outstanding: a bulk upstream, still confirmed."""
+        pending: set[asyncio.Future] = set()
+        sent = 0
+        for routing_key, event in events:
+            pending.add(asyncio.ensure_future(self.publish(routing_key, event)))
+            if len(pending) >= window:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+                sent += len(done)
+                if progress:
+                    progress(len(done))
+        for future in asyncio.as_completed(pending):
+            await future
+            sent += 1
+            if progress:
+                progress(1)
+        return sent
 
     async def listen(self, routing_key: str) -> aio_pika.abc.AbstractQueue:
         """An exclusive queue that sees every event with this routing key from now on."""

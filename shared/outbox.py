@@ -34,6 +34,17 @@ class MongoOutbox:
         self._collection = collection
         self._publisher = publisher
 
+    async def publish_stored(self, doc_id: Any, routing_key: str, event: CloudEvent) -> None:
+        """Publish an event the caller has just written into `doc_id`'s outbox (no read back)."""
+        await self._publisher.publish(routing_key, event)
+        await self._mark_published(doc_id, event.id)
+
+    async def _mark_published(self, doc_id: Any, event_id: str) -> None:
+        await self._collection.update_one(
+            {"_id": doc_id, f"outbox.{event_id}.published": False},
+            {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
+        )
+
     async def flush(self, doc_id: Any) -> int:
         """Publish the pending events of one document (the one a handler just wrote)."""
         doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
@@ -52,10 +63,7 @@ class MongoOutbox:
             if entry["published"]:
                 continue
             await self._publisher.publish(entry["routing_key"], CloudEvent.model_validate(entry["event"]))
-            await self._collection.update_one(
-                {"_id": doc["_id"], f"outbox.{event_id}.published": False},
-                {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
-            )
+            await self._mark_published(doc["_id"], event_id)
             sent += 1
         return sent
 

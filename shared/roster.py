@@ -38,3 +38,12 @@ def participant_key(program_id: str, nip: str) -> str:
 def event_time(time: dt.datetime | None, received: dt.datetime | None = None) -> dt.datetime:
     """The time that orders roster updates: the fact's time, else when we received it."""
     return time or received or dt.datetime.now(dt.UTC)
+
+
+def order_key(time: dt.datetime) -> str:
+    """A stored form of `time` whose string order is time order (UTC, fixed width).
+
+    Stored as text on purpose: nx-27017 turns a datetime `$set` on an existing document into
+    a naive string, which would break the "latest time wins" comparison.
+    """
+    return time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -5,6 +5,7 @@ Nothing connects at import or construction time; `start()` runs in the HTTP app'
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI
@@ -30,7 +31,7 @@ class Runtime:
             settings.amqp_url,
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=30.0,
-            log_level=20,
+            log_level=logging.DEBUG,  # FastStream's per-message "Received/Processed" lines: debug only
         )
         self.publisher = RabbitPublisher(self.broker)
         self.dead_letters = DeadLetters(self.broker, service)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack import servers
-from tests.support import fresh_vhost
+from devstack.rabbit import fresh_vhost
 
 REPO = Path(__file__).resolve().parent.parent
 ARTEFACTS = REPO / "artefacts"

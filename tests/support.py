@@ -1,9 +1,7 @@
-"""Helpers for tests that talk to real servers: waiting on conditions, vhosts, services."""
+"""Helpers for tests that talk to real servers: waiting on conditions, services, the bus."""
 
 import asyncio
 import contextlib
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,7 +9,6 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 import httpx
 
-AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1:5672")
 
 
 async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 20, what: str = "condition"):
@@ -24,22 +21,6 @@ async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 20
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-@contextlib.contextmanager
-def fresh_vhost():
-    """A RabbitMQ vhost of its own: the contract's exchange and queue names, no collisions."""
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    try:
-        yield f"amqp://guest:guest@{AMQP_HOST}/{name}"
-    finally:
-        rabbitmqctl("delete_vhost", name)
 
 
 @contextlib.asynccontextmanager

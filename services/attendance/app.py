@@ -32,6 +32,10 @@ class Settings(ServiceSettings):
     settle_seconds: float = Field(default=30.0, ge=0)
 
 
+def key(data) -> str:
+    return participant_key(data.program_id, data.nip)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(SERVICE, settings)
@@ -50,8 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InvalidEvent as e:
             return await rt.dead_letters.reject(message, enrolled_q.name, str(e))
         program = programs.get(data.program_id)
-        await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
-        await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
+        completed = await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
+        if completed:
+            await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
     @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
@@ -60,8 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InvalidEvent as e:
             return await rt.dead_letters.reject(message, attended_q.name, str(e))
         program = programs.get(data.program_id)
-        await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
-        await retry_transient(lambda: deps["outbox"].flush(participant_key(data.program_id, data.nip)))
+        completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
+        if completed:
+            await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
     async def sweep(book: MongoAttendanceBook) -> None:
         settle = dt.timedelta(seconds=settings.settle_seconds)

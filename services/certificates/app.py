@@ -7,6 +7,7 @@ from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
+from shared.contract import CERTIFICATE_ISSUED
 from shared.events import CompletedData, InvalidEvent, decode
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
@@ -50,8 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except InvalidEvent as e:
             return await rt.dead_letters.reject(message, queue.name, str(e))
         program = programs.get(data.program_id)
-        cert = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
-        await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
+        cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
+        if issued:
+            await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, CERTIFICATE_ISSUED, issued))
+        else:  # a redelivery: publish whatever an earlier attempt left pending
+            await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from shared import contract
-from shared.events import CompletedData, new_event
+from shared.events import CloudEvent, CompletedData, new_event
 from shared.programs import Program
 
 from . import domain
@@ -27,10 +27,11 @@ class Issuing:
 
 async def issue_certificate(
     data: CompletedData, program: Program, deps: Issuing, now: dt.datetime | None = None
-) -> domain.Certificate:
+) -> tuple[domain.Certificate, CloudEvent | None]:
+    """The certificate, and the `certificate.issued` event when this call stored it."""
     cert = await deps.certificates.add_or_get(domain.draft(data, now or dt.datetime.now(dt.UTC)))
     if cert.issued:
-        return cert
+        return cert, None
     cert = await deps.certificates.assign_number(cert, program)
     pdf = await deps.renderer.render(program.template, domain.content(program, cert, deps.links), cert.issued_at)
     sha256 = hashlib.sha256(pdf).hexdigest()
@@ -40,4 +41,5 @@ async def issue_certificate(
     event = new_event(
         contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at
     )
-    return await deps.certificates.mark_issued(cert, sha256, key, event)
+    stored = await deps.certificates.mark_issued(cert, sha256, key, event)
+    return stored, event if stored.sha256 == sha256 else None

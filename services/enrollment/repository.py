@@ -6,7 +6,7 @@ from typing import Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.roster import Participant, participant_key
+from shared.roster import Participant, order_key, participant_key
 
 
 class Roster(Protocol):
@@ -20,7 +20,7 @@ class MongoRoster:
         self._participants = db["participants"]
 
     async def ensure_indexes(self) -> None:
-        await self._participants.create_index([("program_id", 1), ("nip", 1)], unique=True)
+        await self._participants.create_index("program_id")
 
     async def save(self, participant: Participant, time: dt.datetime) -> bool:
         """Upsert unless a newer version is stored; returns whether this version was written.
@@ -28,10 +28,11 @@ class MongoRoster:
         The filter only matches an older (or equal) version; when a newer one exists the upsert
         tries to insert the same _id and the unique key refuses it: a single atomic write.
         """
+        key = order_key(time)
         try:
             await self._participants.update_one(
-                {"_id": participant.key, "$or": [{"time": {"$lte": time}}, {"time": {"$exists": False}}]},
-                {"$set": {**participant.as_dict(), "time": time}},
+                {"_id": participant.key, "$or": [{"time": {"$lte": key}}, {"time": {"$exists": False}}]},
+                {"$set": {**participant.as_dict(), "time": key}},
                 upsert=True,
             )
             return True

@@ -4,7 +4,7 @@ import dataclasses
 import datetime as dt
 
 from services.attendance.domain import Presence
-from services.attendance.repository import Enrolment
+from services.attendance.repository import Attendee
 from services.certificates.domain import Certificate
 from shared.events import CloudEvent
 from shared.roster import Participant
@@ -34,35 +34,37 @@ class FakeAttendanceBook(FakeRoster):
         super().__init__()
         self.presences: dict[tuple[str, str, int], Presence] = {}
         self.completed: dict[tuple[str, str], CloudEvent] = {}
-        self.activity: dict[tuple[str, str], tuple[bool, dt.datetime]] = {}
+        self.eligible: set[tuple[str, str]] = set()
+        self.activity: dict[tuple[str, str], dt.datetime] = {}
 
     async def save_participant(self, participant, time):
         return await self.save(participant, time)
 
-    async def enrolment(self, program_id, nip):
-        participant = await self.get(program_id, nip)
-        return Enrolment(participant, (program_id, nip) in self.completed) if participant else None
+    async def attendee(self, program_id, nip):
+        counted = frozenset(s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts)
+        key = (program_id, nip)
+        return Attendee(program_id, nip, await self.get(program_id, nip), counted, key in self.completed,
+                        key in self.eligible)  # fmt: skip
 
-    async def record(self, presence: Presence) -> None:
+    async def record(self, presence: Presence, now):
         key = (presence.program_id, presence.nip, presence.session)
         old = self.presences.get(key)
         if old is None or presence.counts > old.counts:
             self.presences[key] = presence
+        self.activity[key[:2]] = now
+        return await self.attendee(presence.program_id, presence.nip)
 
-    async def counted_sessions(self, program_id, nip):
-        return {s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts}
-
-    async def note_activity(self, program_id, nip, eligible, now):
-        self.activity[(program_id, nip)] = (eligible, now)
+    async def set_eligible(self, program_id, nip, eligible):
+        (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 
     async def settled_candidates(self, program_id, quiet_since):
-        return [n for (p, n), (eligible, at) in self.activity.items()
-                if p == program_id and eligible and at <= quiet_since and (p, n) not in self.completed]  # fmt: skip
+        return [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
 
     async def mark_completed(self, program_id, nip, event):
         if (program_id, nip) in self.completed:
             return False
         self.completed[(program_id, nip)] = event
+        self.eligible.discard((program_id, nip))
         return True
 
 

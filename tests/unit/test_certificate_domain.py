@@ -66,8 +66,10 @@ async def test_issue_certificate_is_idempotent_and_numbers_are_gapless():
     certs, store = FakeCertificates(), FakeStore()
     deps = handlers.Issuing(certs, FakeRenderer(), store, LINKS)
     nips = [f"1985031220100110{i:02d}" for i in range(10)]
-    first = [await handlers.issue_certificate(completed(nip), PROGRAM, deps, NOW) for nip in nips]
+    first = [(await handlers.issue_certificate(completed(nip), PROGRAM, deps, NOW))[0] for nip in nips]
     again = [await handlers.issue_certificate(completed(nip), PROGRAM, deps, NOW) for nip in nips]
+    assert all(event is None for _, event in again), "a redelivery announces nothing new"
+    again = [cert for cert, _ in again]
     assert [c.certificate_id for c in first] == [c.certificate_id for c in again]
     assert sorted(c.seq for c in certs.by_id.values()) == list(range(1, 11))
     assert len(certs.events) == 10 and len(store.objects) == 10

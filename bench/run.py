@@ -1,0 +1,351 @@
+"""Benchmark: the year replayed through the system, beside the bare limits of its parts.
+
+    scripts/bench [--scale N] [--window W] [--cert-probe M]
+
+Measures in one run: the bare broker round trip (aio-pika publish with confirms, then
+consume with ack), the bare database rate (single-document upserts, same driver and server),
+the bare renderer (the certificate template to PDF in process), then the system replaying
+the year as upstream would, then the certificate stage alone with one and two processes.
+Prints each stage's ratio to its bare limit; writes bench/results/<stamp>.json and .png.
+"""
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aio_pika
+from pymongo import AsyncMongoClient
+from tqdm import tqdm
+
+from devstack import processes, servers
+from devstack.rabbit import fresh_vhost
+from devstack.upstream import Upstream, cloud_event
+from services.certificates import domain
+from services.certificates.renderer import TypstRenderer
+from shared import contract
+from shared.events import completed_event_id
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+
+from . import workload
+
+RESULTS = REPO_ROOT / "bench" / "results"
+PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=1, help="cohorts of 1,248 (100 = 124,800 participants)")
+    parser.add_argument("--window", type=int, default=256, help="publisher confirms outstanding")
+    parser.add_argument("--cert-probe", type=int, default=600, help="completions for the certificate-stage runs")
+    parser.add_argument("--bare-cap", type=int, default=20_000, help="messages/upserts for the bare limits")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the last certificate")
+    return parser.parse_args()
+
+
+# ---- bare limits ---------------------------------------------------------------------------
+
+
+async def bare_broker(amqp_url: str, n: int, size: int, window: int) -> float:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    await channel.set_qos(prefetch_count=32)
+    queue = await channel.declare_queue(f"bench.bare.{uuid.uuid4().hex[:8]}", durable=True,
+                                        arguments={"x-queue-type": "quorum"})  # fmt: skip
+    body = b"x" * size
+    started = time.perf_counter()
+    pending: set = set()
+    for _ in range(n):
+        message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        pending.add(asyncio.ensure_future(channel.default_exchange.publish(message, routing_key=queue.name)))
+        if len(pending) >= window:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.gather(*pending)
+    received = 0
+    async with queue.iterator() as messages:
+        async for message in messages:
+            await message.ack()
+            received += 1
+            if received == n:
+                break
+    elapsed = time.perf_counter() - started
+    await queue.delete(if_unused=False, if_empty=False)
+    await connection.close()
+    return n / elapsed
+
+
+async def bare_database(mongodb_url: str, n: int) -> float:
+    client = AsyncMongoClient(mongodb_url, tz_aware=True, w="majority")
+    collection = client[f"bench_bare_{uuid.uuid4().hex[:8]}"]["upserts"]
+    await collection.create_index([("program_id", 1), ("nip", 1), ("session", 1)], unique=True)
+    started = time.perf_counter()
+    for i in range(n):
+        await collection.update_one({"program_id": "p", "nip": f"{i:018d}", "session": i % 16 + 1},
+                                    {"$max": {"minutes": 115, "counts": 1}}, upsert=True)  # fmt: skip
+    elapsed = time.perf_counter() - started
+    await client.drop_database(collection.database.name)
+    await client.close()
+    return n / elapsed
+
+
+def bare_renderer(n: int) -> float:
+    renderer = TypstRenderer()
+    now = dt.datetime.now(dt.UTC)
+    cert = domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
+                              nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
+                              unit_kerja="Satker 001", sessions=tuple(range(1, 15)), jp=28, completed_at=now,
+                              issued_at=now).numbered(PROGRAM, 1)  # fmt: skip
+    content = domain.content(PROGRAM, cert, domain.Links("http://127.0.0.1:8000"))
+    renderer.render_sync(PROGRAM.template, content, now)  # the first compile loads fonts
+    started = time.perf_counter()
+    for i in range(n):
+        renderer.render_sync(PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026"}, now)
+    return n / (time.perf_counter() - started)
+
+
+# ---- the system ----------------------------------------------------------------------------
+
+
+class Stack:
+    """Local servers for the run (fresh data), a vhost of its own, services on demand."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.mongo = servers.LocalMongo(root / "mongodb")
+        self.creds = servers.S3Credentials("bench-" + uuid.uuid4().hex[:6], uuid.uuid4().hex)
+        self.s3 = servers.LocalS3(root / "s3", self.creds)
+        self.running: list[processes.ServiceProcess] = []
+
+    def __enter__(self) -> "Stack":
+        self.mongo.start()
+        self.s3.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        processes.stop(self.running)
+        self.s3.stop()
+        self.mongo.stop()
+
+    def env(self, amqp_url: str, tag: str) -> dict[str, str]:
+        bucket = f"bench-{tag}"
+        self.s3.make_bucket(bucket)
+        return {"AMQP_URL": amqp_url, "MONGODB_URL": self.mongo.url, "S3_ENDPOINT": self.s3.endpoint,
+                "S3_ACCESS_KEY": self.creds.access_key, "S3_SECRET_KEY": self.creds.secret_key, "S3_BUCKET": bucket,
+                "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.5", "LOG_LEVEL": "warning", "PREFETCH": "64"}  # fmt: skip
+
+    def start(self, names: list[str], env: dict[str, str], tag: str) -> list[processes.ServiceProcess]:
+        started = []
+        for i, name in enumerate(names):
+            db = {"MONGODB_DATABASE": f"{name}_{tag}"}
+            started.append(processes.start(name, servers.free_port(), {**env, **db}, self.root / "logs", instance=i))
+        for service in started:
+            processes.wait_ready(service)
+        self.running.extend(started)
+        return started
+
+
+async def queue_backlog(channel, names: list[str]) -> int:
+    total = 0
+    for name in names:
+        queue = await channel.declare_queue(name, passive=True)
+        total += queue.declaration_result.message_count
+    return total
+
+
+async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
+    people = workload.cohort(PROGRAM, args.scale)
+    expected = workload.expected_completions(PROGRAM, people)
+    total = workload.count_events(people)
+    services = stack.start(["enrollment", "attendance", "certificates"], stack.env(amqp_url, "year"), "year")
+    samples: list[dict] = []
+    completed_at: dict[str, float] = {}
+    issued_at: dict[str, float] = {}
+    async with Upstream(amqp_url) as upstream:
+        watch_completed = await upstream.listen(contract.COMPLETED)
+        watch_issued = await upstream.listen(contract.CERTIFICATE_ISSUED)
+        probe = await upstream.connection.channel()
+
+        async def on(message, into):
+            async with message.process():
+                into.setdefault(json.loads(message.body)["data"]["nip"], time.perf_counter())
+
+        await watch_completed.consume(lambda m: on(m, completed_at))
+        await watch_issued.consume(lambda m: on(m, issued_at))
+        published = 0
+        started = time.perf_counter()
+
+        async def sample() -> None:
+            while True:
+                backlog = await queue_backlog(probe, ["attendance.enrolled", "attendance.attended"])
+                samples.append({"t": time.perf_counter() - started, "published": published,
+                                "attendance_done": max(0, published - backlog), "completed": len(completed_at),
+                                "issued": len(issued_at)})  # fmt: skip
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.ensure_future(sample())
+        with tqdm(total=total, desc="publishing the year", unit="event") as bar:
+
+            def progress(k: int) -> None:
+                nonlocal published
+                published += k
+                bar.update(k)
+
+            await upstream.publish_many(workload.events(PROGRAM, people), args.window, progress)
+        published_in = time.perf_counter() - started
+        with tqdm(total=len(expected), desc="certificates issued", unit="cert", initial=len(issued_at)) as bar:
+            deadline = time.monotonic() + args.timeout
+            while len(issued_at) < len(expected) and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                bar.update(len(issued_at) - bar.n)
+        while await queue_backlog(probe, ["attendance.enrolled", "attendance.attended"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+        attendance_done_in = time.perf_counter() - started
+        await asyncio.sleep(0.6)
+        sampler.cancel()
+    elapsed = max(issued_at.values(), default=started) - started
+    latencies = sorted(issued_at[n] - completed_at[n] for n in issued_at if n in completed_at)
+    rss = {s.name: round(s.peak_rss_mb(), 1) for s in services}
+    processes.stop(services)
+    stack.running.clear()
+    return {
+        "participants": len(people), "events": total, "expected_certificates": len(expected),
+        "certificates": len(issued_at), "lost": len(expected - set(issued_at)),
+        "publish_s": round(published_in, 2), "first_event_to_last_certificate_s": round(elapsed, 2),
+        "attendance_events_per_s": round(total / attendance_done_in, 1),
+        "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
+        "latency_completed_to_issued_ms": _percentiles(latencies),
+        "peak_rss_mb": rss, "samples": samples,
+    }  # fmt: skip
+
+
+async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int) -> float:
+    """Completions straight into the certificate queue: certificates/s with `instances` processes."""
+    tag = f"cert{instances}-{uuid.uuid4().hex[:6]}"
+    services = stack.start(["certificates"] * instances, stack.env(amqp_url, tag), tag)
+    rng_people = workload.cohort(PROGRAM, 1, seed=instances)[:n]
+    issued: set[str] = set()
+    async with Upstream(amqp_url) as upstream:
+        watch = await upstream.listen(contract.CERTIFICATE_ISSUED)
+
+        async def on(message):
+            async with message.process():
+                issued.add(json.loads(message.body)["data"]["nip"])
+
+        await watch.consume(on)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        events = (
+            ("completed", cloud_event("completed", {"program_id": PROGRAM.id, "nip": p.nip, "name": "Peserta",
+             "jenjang": p.jenjang, "unit_kerja": "Satker", "sessions": list(range(1, 17)), "jp": 32, "completed_at": now},
+             source="/services/attendance", id=completed_event_id(PROGRAM.id, p.nip)))
+            for p in rng_people
+        )  # fmt: skip
+        started = time.perf_counter()
+        await upstream.publish_many(events, 256)
+        while len(issued) < n:
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    processes.stop(services)
+    for s in services:
+        stack.running.remove(s)
+    return n / elapsed
+
+
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50": round(q[49] * 1000, 1), "p95": round(q[94] * 1000, 1), "p99": round(q[98] * 1000, 1)}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = result["replay"]["samples"]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for key, label in (("published", "published by upstream"), ("attendance_done", "taken in by attendance"),
+                       ("completed", "completed"), ("issued", "certificates issued")):  # fmt: skip
+        xs = [s["t"] for s in samples][1:]
+        rates = [(b[key] - a[key]) / (b["t"] - a["t"]) for a, b in zip(samples, samples[1:])]
+        ax.plot(xs, rates, label=label)
+    ax.set_xlabel("seconds since the first event")
+    ax.set_ylabel("per second")
+    ax.set_title(f"Year replay, scale {result['scale']}: {result['replay']['events']} events, "
+                 f"{result['replay']['certificates']} certificates")  # fmt: skip
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+async def main_async(args) -> dict:
+    people_events = workload.count_events(workload.cohort(PROGRAM, 1))
+    size = len(json.dumps(next(iter(workload.events(PROGRAM, workload.cohort(PROGRAM, 1))))[1]))
+    result: dict = {"scale": args.scale, "at": dt.datetime.now(dt.UTC).isoformat(), "machine": _machine()}
+    with tempfile.TemporaryDirectory(prefix="humas-bench-") as tmp, Stack(Path(tmp)) as stack, fresh_vhost("bench") as amqp:
+        n_bare = min(args.bare_cap, people_events * args.scale)
+        print(f"• bare broker round trip: {n_bare} messages of {size} bytes …")
+        result["bare_broker_msgs_per_s"] = round(await bare_broker(amqp, n_bare, size, args.window), 1)
+        print(f"• bare database: {n_bare} single-document upserts …")
+        result["bare_db_upserts_per_s"] = round(await bare_database(stack.mongo.url, n_bare), 1)
+        print("• bare renderer: 300 certificates …")
+        result["bare_renderer_pdfs_per_s"] = round(bare_renderer(300), 1)
+        print(f"• the year, scale {args.scale} …")
+        result["replay"] = await replay_year(stack, amqp, args)
+        print(f"• certificate stage, 1 and 2 processes, {args.cert_probe} completions each …")
+        result["cert_stage_1_per_s"] = round(await certificate_stage(stack, amqp, args.cert_probe, 1), 1)
+        result["cert_stage_2_per_s"] = round(await certificate_stage(stack, amqp, args.cert_probe, 2), 1)
+    return result
+
+
+def _machine() -> dict:
+    import os
+    import platform
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+
+
+def report(r: dict) -> list[tuple[str, str, str, str]]:
+    replay = r["replay"]
+    rows = [
+        ("attendance ingest vs bare upserts", f"{replay['attendance_events_per_s']:.0f}/s vs {r['bare_db_upserts_per_s']:.0f}/s",
+         f"{replay['attendance_events_per_s'] / r['bare_db_upserts_per_s']:.2f}×", "≥ 1.0×"),
+        ("ingest vs bare broker round trip", f"{replay['attendance_events_per_s']:.0f}/s vs {r['bare_broker_msgs_per_s']:.0f}/s",
+         f"{replay['attendance_events_per_s'] / r['bare_broker_msgs_per_s']:.2f}×", "(limit)"),
+        ("certificate stage (1 process) vs bare renderer", f"{r['cert_stage_1_per_s']:.0f}/s vs {r['bare_renderer_pdfs_per_s']:.0f}/s",
+         f"{r['cert_stage_1_per_s'] / r['bare_renderer_pdfs_per_s']:.2f}×", "≥ 0.8×"),
+        ("2 certificate processes vs 1", f"{r['cert_stage_2_per_s']:.0f}/s vs {r['cert_stage_1_per_s']:.0f}/s",
+         f"{r['cert_stage_2_per_s'] / r['cert_stage_1_per_s']:.2f}×", "≥ 1.6×"),
+        ("first event → last certificate", f"{replay['first_event_to_last_certificate_s']:.1f} s", "", "≤ 30 s (scale 1)"),
+        ("lost certificates", f"{replay['lost']} of {replay['expected_certificates']}", "", "0"),
+        ("peak RSS per service", ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()), "", "< 300 MB"),
+        ("completed → issued latency", ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()), "", ""),
+    ]  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    result = asyncio.run(main_async(args))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}-scale{args.scale}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"{stamp}-scale{args.scale}.png")
+    rows = report(result)
+    width = max(len(r[0]) for r in rows)
+    print(f"\nscale {args.scale}: {result['replay']['participants']} participants, {result['replay']['events']} events")
+    for name, figures, ratio, target in rows:
+        print(f"  {name:<{width}}  {figures:<34} {ratio:>6}  target {target}")
+    print(f"\nresults: {RESULTS / f'{stamp}-scale{args.scale}.json'} (+ .png)")
+
+
+if __name__ == "__main__":
+    main()
