@@ -16,9 +16,11 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.events import CloudEvent
 from shared.outbox import with_outbox
-from shared.roster import Participant, order_key, participant_key
+from shared.roster import Participant, participant_key, save_if_newer
 
 from .domain import Presence
+
+AFTER = ReturnDocument.AFTER
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,8 @@ class MongoAttendanceBook:
             await self.participants.create_index(field)
 
     async def save_participant(self, participant: Participant, time: dt.datetime) -> bool:
-        # "Latest time wins" in one write; completion, presences and outbox are other fields.
-        key = order_key(time)
-        try:
-            await self.participants.update_one(
-                {"_id": participant.key, "$or": [{"time": {"$lte": key}}, {"time": {"$exists": False}}]},
-                {"$set": {**participant.as_dict(), "time": key}},
-                upsert=True,
-            )
-            return True
-        except DuplicateKeyError:
-            return False
+        # Completion state, presences and outbox are other fields, untouched by roster updates.
+        return await save_if_newer(self.participants, participant, time)
 
     async def attendee(self, program_id: str, nip: str) -> Attendee:
         doc = await self.participants.find_one({"_id": participant_key(program_id, nip)})
@@ -75,12 +68,11 @@ class MongoAttendanceBook:
         }
         if presence.counts:
             update["$set"][f"counted.{slot}"] = True
-        doc = await self.participants.find_one_and_update(
-            {"_id": participant_key(presence.program_id, presence.nip)},
-            update,
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        query = {"_id": participant_key(presence.program_id, presence.nip)}
+        try:
+            doc = await self.participants.find_one_and_update(query, update, upsert=True, return_document=AFTER)
+        except DuplicateKeyError:  # created concurrently (its enrolment, another report): now it exists
+            doc = await self.participants.find_one_and_update(query, update, return_document=AFTER)
         return _attendee(presence.program_id, presence.nip, doc)
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None:

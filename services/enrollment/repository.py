@@ -4,9 +4,8 @@ import datetime as dt
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from shared.roster import Participant, order_key, participant_key
+from shared.roster import Participant, participant_key, save_if_newer
 
 
 class Roster(Protocol):
@@ -23,21 +22,7 @@ class MongoRoster:
         await self._participants.create_index("program_id")
 
     async def save(self, participant: Participant, time: dt.datetime) -> bool:
-        """Upsert unless a newer version is stored; returns whether this version was written.
-
-        The filter only matches an older (or equal) version; when a newer one exists the upsert
-        tries to insert the same _id and the unique key refuses it: a single atomic write.
-        """
-        key = order_key(time)
-        try:
-            await self._participants.update_one(
-                {"_id": participant.key, "$or": [{"time": {"$lte": key}}, {"time": {"$exists": False}}]},
-                {"$set": {**participant.as_dict(), "time": key}},
-                upsert=True,
-            )
-            return True
-        except DuplicateKeyError:
-            return False
+        return await save_if_newer(self._participants, participant, time)
 
     async def get(self, program_id: str, nip: str) -> Participant | None:
         doc = await self._participants.find_one({"_id": participant_key(program_id, nip)})

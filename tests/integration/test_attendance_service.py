@@ -77,3 +77,22 @@ async def test_completion_is_published_once_whatever_the_order(amqp_url, mongodb
 async def _count(db, nip, n):
     doc = await db.participants.find_one({"nip": nip})
     return doc is not None and len(doc.get("presence", {})) == n
+
+
+async def test_enrolments_racing_their_own_attendance_reports_are_never_lost(amqp_url, mongodb_url):
+    """Found by the benchmark: an enrolment and the first report of the same participant, handled
+    at once, both try to create the document; the loser of that race must still be applied."""
+    settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
+                        prefetch=64, outbox_interval_s=0.2)  # fmt: skip
+    rng = random.Random(11)
+    nips = [f"1990{m:02d}{d:02d}2015031{k:03d}" for m, d, k in ((rng.randint(1, 12), rng.randint(1, 28), i) for i in range(120))]
+    events = []
+    for nip in nips:  # each participant's enrolment lands among its own first reports
+        own = [attended(nip, s) for s in range(1, 17)]
+        own.insert(rng.randint(0, 3), enrolled(nip, f"Peserta {nip[-3:]}"))
+        events.append(own)
+    interleaved = [e for group in zip(*events) for e in group]
+    async with running(create_app(settings)), Bus(amqp_url) as bus:
+        completed = await bus.watch("completed")
+        await bus.upstream.publish_many(interleaved, window=512)
+        await completed.until(lambda evts: {e["data"]["nip"] for e in evts} == set(nips), 60, "all 120 completions")
