@@ -83,11 +83,11 @@ async def bare_broker(amqp_url: str, n: int, size: int, window: int) -> float:
 async def bare_database(mongodb_url: str, n: int) -> float:
     client = AsyncMongoClient(mongodb_url, tz_aware=True, w="majority")
     collection = client[f"bench_bare_{uuid.uuid4().hex[:8]}"]["upserts"]
-    await collection.create_index([("program_id", 1), ("nip", 1), ("session", 1)], unique=True)
     started = time.perf_counter()
     for i in range(n):
-        await collection.update_one({"program_id": "p", "nip": f"{i:018d}", "session": i % 16 + 1},
-                                    {"$max": {"minutes": 115, "counts": 1}}, upsert=True)  # fmt: skip
+        # Addressed by _id like the services' writes (nx-27017 scans for compound filters).
+        await collection.update_one({"_id": f"p:{i % 1248:018d}"}, {"$max": {f"presence.s{i % 16 + 1}": 115}},
+                                    upsert=True)  # fmt: skip
     elapsed = time.perf_counter() - started
     await client.drop_database(collection.database.name)
     await client.close()
