@@ -77,8 +77,9 @@ class RabbitPublisher:
     exactly what it sends; `publish` returns once the broker has confirmed the message.
     """
 
-    def __init__(self, broker: RabbitBroker):
+    def __init__(self, broker: RabbitBroker, metrics=None):
         self._broker = broker
+        self._metrics = metrics
         self._publishers: dict[str, Any] = {}
 
     def declare(self, routing_key: str, description: str) -> None:
@@ -97,14 +98,17 @@ class RabbitPublisher:
         await self._publishers[routing_key].publish(
             event.to_json(), message_id=event.id, message_type=event.type, timestamp=event.time
         )
+        if self._metrics:
+            self._metrics.published.labels(self._metrics.service, routing_key).inc()
 
 
 class DeadLetters:
     """Sets aside a message the service rejects, with the reason, before it is acked."""
 
-    def __init__(self, broker: RabbitBroker, service: str):
+    def __init__(self, broker: RabbitBroker, service: str, metrics=None):
         self._broker = broker
         self._service = service
+        self._metrics = metrics
 
     async def reject(self, message: RabbitMessage, queue_name: str, reason: str) -> None:
         raw = message.raw_message
@@ -128,6 +132,9 @@ class DeadLetters:
             content_type=raw.content_type,
             message_id=raw.message_id,
         )
+        log.info("dead-lettered a message from %s: %s", queue_name, reason[:200])
+        if self._metrics:
+            self._metrics.dead_lettered(queue_name)
 
 
 def is_transient(exc: BaseException) -> bool:

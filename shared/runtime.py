@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.schemas import Channel
 from pymongo import AsyncMongoClient
@@ -17,6 +17,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from . import logs
 from .messaging import DeadLetters, RabbitPublisher, declare_dead_letter_queue
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -33,8 +35,9 @@ class Runtime:
             graceful_timeout=30.0,
             log_level=logging.DEBUG,  # FastStream's per-message "Received/Processed" lines: debug only
         )
-        self.publisher = RabbitPublisher(self.broker)
-        self.dead_letters = DeadLetters(self.broker, service)
+        self.metrics = Metrics(service)
+        self.publisher = RabbitPublisher(self.broker, self.metrics)
+        self.dead_letters = DeadLetters(self.broker, service, self.metrics)
         self.queues: list[str] = []
         self.mongo: AsyncMongoClient | None = None
         self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
@@ -94,6 +97,10 @@ class Runtime:
         @router.get("/healthz")
         async def healthz() -> dict:
             return {"status": "alive", "service": self.service}
+
+        @router.get("/metrics", tags=["health"], summary="Prometheus metrics")
+        async def metrics() -> Response:
+            return Response(self.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
         @router.get("/asyncapi.json", tags=["docs"], summary="This service's AsyncAPI document")
         async def asyncapi() -> dict:

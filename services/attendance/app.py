@@ -49,25 +49,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        try:
-            envelope, data = decode(body, enrolled, programs)
-        except InvalidEvent as e:
-            return await rt.dead_letters.reject(message, enrolled_q.name, str(e))
-        program = programs.get(data.program_id)
-        completed = await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
-        if completed:
-            await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
+        async with rt.metrics.consuming(enrolled_q.name):
+            try:
+                envelope, data = decode(body, enrolled, programs)
+            except InvalidEvent as e:
+                return await rt.dead_letters.reject(message, enrolled_q.name, str(e))
+            program = programs.get(data.program_id)
+            completed = await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
+            if completed:
+                await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
     @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
-        try:
-            _, data = decode(body, attended, programs)
-        except InvalidEvent as e:
-            return await rt.dead_letters.reject(message, attended_q.name, str(e))
-        program = programs.get(data.program_id)
-        completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
-        if completed:
-            await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
+        async with rt.metrics.consuming(attended_q.name):
+            try:
+                _, data = decode(body, attended, programs)
+            except InvalidEvent as e:
+                return await rt.dead_letters.reject(message, attended_q.name, str(e))
+            program = programs.get(data.program_id)
+            completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
+            if completed:
+                await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
     async def sweep(book: MongoAttendanceBook) -> None:
         settle = dt.timedelta(seconds=settings.settle_seconds)

@@ -46,16 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes, message: RabbitMessage) -> None:
-        try:
-            _, data = decode(body, accepted, programs)
-        except InvalidEvent as e:
-            return await rt.dead_letters.reject(message, queue.name, str(e))
-        program = programs.get(data.program_id)
-        cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
-        if issued:
-            await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, CERTIFICATE_ISSUED, issued))
-        else:  # a redelivery: publish whatever an earlier attempt left pending
-            await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
+        async with rt.metrics.consuming(queue.name):
+            try:
+                _, data = decode(body, accepted, programs)
+            except InvalidEvent as e:
+                return await rt.dead_letters.reject(message, queue.name, str(e))
+            program = programs.get(data.program_id)
+            cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
+            if issued:
+                rt.metrics.certificates.labels(SERVICE).inc()
+                await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, CERTIFICATE_ISSUED, issued))
+            else:  # a redelivery: publish whatever an earlier attempt left pending
+                await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -34,11 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        try:
-            envelope, data = decode(body, accepted, programs)
-        except InvalidEvent as e:
-            return await rt.dead_letters.reject(message, queue.name, str(e))
-        await retry_transient(lambda: handlers.enrol(envelope, data, state["roster"]))
+        async with rt.metrics.consuming(queue.name):
+            try:
+                envelope, data = decode(body, accepted, programs)
+            except InvalidEvent as e:
+                return await rt.dead_letters.reject(message, queue.name, str(e))
+            await retry_transient(lambda: handlers.enrol(envelope, data, state["roster"]))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

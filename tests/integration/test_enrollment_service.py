@@ -49,3 +49,6 @@ async def test_latest_time_wins_duplicates_are_harmless_and_bad_input_is_dead_le
         assert participant["name"] == "Nama Baru"
         assert await roster.count_documents({"nip": "198503122010011004"}) == 1
         assert (await http.get("/healthz")).status_code == 200
+        metrics = (await http.get("/metrics")).text
+        assert 'humas_messages_consumed_total{outcome="dead_lettered",queue="enrollment.enrolled",service="enrollment"} 3.0' in metrics
+        assert 'humas_messages_consumed_total{outcome="acked",queue="enrollment.enrolled",service="enrollment"} 7.0' in metrics
