@@ -68,6 +68,22 @@ class Runtime:
         self.ready = True
         self.log.info("started", queues=self.queues)
 
+    async def accept(self, body: bytes, message, queue: str, accepted: dict, programs):
+        """The decoded (envelope, data), or None once a bad message is set aside with its reason."""
+        from .events import InvalidEvent, decode
+
+        try:
+            return decode(body, accepted, programs)
+        except InvalidEvent as e:
+            await self.dead_letters.reject(message, queue, str(e))
+            return None
+
+    def http_app(self, title: str, lifespan) -> FastAPI:
+        app = FastAPI(title=title, lifespan=lifespan)
+        app.include_router(self.health_router())
+        app.state.runtime = self
+        return app
+
     def spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
 

@@ -11,7 +11,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
 from shared import contract
-from shared.events import AttendedData, EnrolledData, InvalidEvent, decode
+from shared.events import AttendedData, EnrolledData
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
@@ -50,10 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
         async with rt.metrics.consuming(enrolled_q.name):
-            try:
-                envelope, data = decode(body, enrolled, programs)
-            except InvalidEvent as e:
-                return await rt.dead_letters.reject(message, enrolled_q.name, str(e))
+            if not (decoded := await rt.accept(body, message, enrolled_q.name, enrolled, programs)):
+                return
+            envelope, data = decoded
             program = programs.get(data.program_id)
             completed = await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
             if completed:
@@ -62,10 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
         async with rt.metrics.consuming(attended_q.name):
-            try:
-                _, data = decode(body, attended, programs)
-            except InvalidEvent as e:
-                return await rt.dead_letters.reject(message, attended_q.name, str(e))
+            if not (decoded := await rt.accept(body, message, attended_q.name, attended, programs)):
+                return
+            _, data = decoded
             program = programs.get(data.program_id)
             completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
             if completed:
@@ -94,9 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await rt.stop()
 
-    app = FastAPI(title="Humas attendance service", lifespan=lifespan)
-    app.include_router(rt.health_router())
-    app.state.runtime = rt
+    app = rt.http_app("Humas attendance service", lifespan)
     return app
 
 

@@ -8,7 +8,7 @@ from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
 from shared.contract import CERTIFICATE_ISSUED
-from shared.events import CompletedData, InvalidEvent, decode
+from shared.events import CompletedData
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
@@ -47,10 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes, message: RabbitMessage) -> None:
         async with rt.metrics.consuming(queue.name):
-            try:
-                _, data = decode(body, accepted, programs)
-            except InvalidEvent as e:
-                return await rt.dead_letters.reject(message, queue.name, str(e))
+            if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
+                return
+            _, data = decoded
             program = programs.get(data.program_id)
             cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
             if issued:
@@ -72,11 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await rt.stop()
 
-    app = FastAPI(title="Humas certificate service", lifespan=lifespan)
-    app.include_router(rt.health_router())
+    app = rt.http_app("Humas certificate service", lifespan)
     app.state.store = store
     app.include_router(public_router(programs, links))
-    app.state.runtime = rt
     return app
 
 

@@ -7,7 +7,7 @@ from faststream import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
-from shared.events import EnrolledData, InvalidEvent, decode
+from shared.events import EnrolledData
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.programs import Programs
 from shared.runtime import Runtime, serve
@@ -35,10 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
         async with rt.metrics.consuming(queue.name):
-            try:
-                envelope, data = decode(body, accepted, programs)
-            except InvalidEvent as e:
-                return await rt.dead_letters.reject(message, queue.name, str(e))
+            if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
+                return
+            envelope, data = decoded
             await retry_transient(lambda: handlers.enrol(envelope, data, state["roster"]))
 
     @asynccontextmanager
@@ -49,9 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await rt.stop()
 
-    app = FastAPI(title="Humas enrollment service", lifespan=lifespan)
-    app.include_router(rt.health_router())
-    app.state.runtime = rt
+    app = rt.http_app("Humas enrollment service", lifespan)
     return app
 
 
