@@ -15,7 +15,7 @@ import httpx
 
 from shared.settings import REPO_ROOT
 
-from .servers import wait_until
+from .servers import die_with_parent, wait_until
 
 SERVICES = ("enrollment", "attendance", "certificates")
 
@@ -44,7 +44,8 @@ def start(name: str, port: int, env: dict[str, str], log_dir: Path, instance: in
     log = log_dir / (f"{name}.log" if not instance else f"{name}-{instance}.log")
     with open(log, "ab") as out:
         process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=REPO_ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT, env={**os.environ, **env, "HTTP_PORT": str(port)})  # fmt: skip
+                                   stderr=subprocess.STDOUT, env={**os.environ, **env, "HTTP_PORT": str(port)},
+                                   preexec_fn=die_with_parent)  # fmt: skip
     return ServiceProcess(name, port, log, process)
 
 

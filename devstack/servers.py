@@ -21,11 +21,13 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """preexec_fn: the child is killed when the process that started it dies (nobody is left to
+    stop it gracefully; unacked messages go back to their queues)."""
     import ctypes
 
     PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -63,7 +65,7 @@ class Server:
         # Own process group, so stopping it also stops anything it forked; and it dies with us,
         # so an interrupted test run or a killed `scripts/run` leaves no server behind.
         self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                        preexec_fn=_die_with_parent)  # fmt: skip
+                                        preexec_fn=die_with_parent)  # fmt: skip
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

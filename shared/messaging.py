@@ -151,7 +151,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def retry_transient(
-    work: Callable[[], Awaitable[Any]], *, first_delay: float = 0.2, max_delay: float = 10.0
+    work: Callable[[], Awaitable[Any]], *, first_delay: float = 0.2, max_delay: float = 10.0,
+    give_up_after: float | None = None,
 ) -> Any:
     """Run `work`, retrying with back-off for as long as a dependency is unreachable.
 
@@ -159,11 +160,12 @@ async def retry_transient(
     the database or object store was down. Other errors propagate to the ack policy.
     """
     delay = first_delay
+    deadline = None if give_up_after is None else asyncio.get_running_loop().time() + give_up_after
     while True:
         try:
             return await work()
         except Exception as exc:
-            if not is_transient(exc):
+            if not is_transient(exc) or (deadline is not None and asyncio.get_running_loop().time() > deadline):
                 raise
             log.warning("dependency unavailable, retrying in %.1fs: %s: %.200s", delay, type(exc).__name__, exc)
             await asyncio.sleep(delay)

@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     # are retried in place with back-off.
     delivery_limit: int = Field(default=5, ge=1)
     outbox_interval_s: float = Field(default=2.0, gt=0)
+    # A dependency still unreachable after this long at start-up ends the process (the supervisor
+    # restarts it); once running, outages are waited out indefinitely.
+    startup_timeout_s: float = Field(default=120.0, gt=0)
 
 
 class S3Settings(BaseSettings):

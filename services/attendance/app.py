@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         deps["book"] = book = MongoAttendanceBook(await rt.connect_database())
         deps["outbox"] = outbox = MongoOutbox(book.participants, rt.publisher)
-        await retry_transient(book.ensure_indexes)
+        await retry_transient(book.ensure_indexes, give_up_after=settings.startup_timeout_s)
         await rt.start_consuming()
         rt.spawn(outbox.relay(settings.outbox_interval_s))
         rt.spawn(sweep(book))

@@ -64,8 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.certificates = repo
         state["issuing"] = handlers.Issuing(repo, renderer, store, links)
         state["outbox"] = outbox = MongoOutbox(repo.collection, rt.publisher)
-        await retry_transient(repo.ensure_indexes)
-        await retry_transient(store.ensure_bucket)
+        await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
+        await retry_transient(store.ensure_bucket, give_up_after=settings.startup_timeout_s)
         await rt.start_consuming()
         rt.spawn(outbox.relay(settings.outbox_interval_s))
         yield

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         state["roster"] = roster = MongoRoster(await rt.connect_database())
-        await retry_transient(roster.ensure_indexes)
+        await retry_transient(roster.ensure_indexes, give_up_after=settings.startup_timeout_s)
         await rt.start_consuming()
         yield
         await rt.stop()
