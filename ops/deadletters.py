@@ -1,0 +1,134 @@
+"""Dead letters for operators: see what was set aside and why; re-publish chosen ones after a fix.
+
+    python -m ops.deadletters list                       # every dead-letter queue, with reasons
+    python -m ops.deadletters replay QUEUE ID [ID ...]   # re-publish to humas.events, then remove
+    python -m ops.deadletters replay QUEUE --all
+
+QUEUE is a consumer queue (e.g. `attendance.attended`); ID is the event id `list` shows.
+Uses AMQP_URL. Bodies are not printed unless --show-body (they hold personal data).
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+import aio_pika
+
+from shared import contract
+from shared.messaging import dead_letter_queue_name
+
+CONSUMER_QUEUES = ("enrollment.enrolled", "attendance.enrolled", "attendance.attended", "certificates.completed")
+
+
+@dataclass
+class DeadLetter:
+    queue: str
+    id: str
+    reason: str
+    routing_key: str
+    rejected_at: str
+    message: aio_pika.abc.AbstractIncomingMessage
+
+    @classmethod
+    def of(cls, queue: str, message: aio_pika.abc.AbstractIncomingMessage) -> "DeadLetter":
+        headers = message.headers or {}
+        deaths = headers.get("x-death") or [{}]
+        reason = headers.get(contract.REASON_HEADER) or f"broker: {deaths[0].get('reason', 'unknown')}"
+        routing_key = headers.get("x-original-routing-key") or (deaths[0].get("routing-keys") or [""])[0]
+        return cls(queue, _event_id(message.body), str(reason), str(routing_key),
+                   str(headers.get("x-rejected-at") or deaths[0].get("time") or ""), message)  # fmt: skip
+
+
+def _event_id(body: bytes) -> str:
+    try:
+        value = json.loads(body).get("id")
+        if isinstance(value, str) and value:
+            return value
+    except (ValueError, AttributeError):
+        pass
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:16]
+
+
+async def _take_all(channel, queue: str) -> list[DeadLetter]:
+    """Every message of a dead-letter queue, held unacked (so nobody else sees them meanwhile)."""
+    dlq = await channel.declare_queue(dead_letter_queue_name(queue), passive=True)
+    taken = []
+    while (message := await dlq.get(fail=False, no_ack=False)) is not None:
+        taken.append(DeadLetter.of(queue, message))
+    return taken
+
+
+async def list_dead_letters(amqp_url: str, queues=CONSUMER_QUEUES) -> list[DeadLetter]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        found = []
+        for queue in queues:
+            try:
+                letters = await _take_all(channel, queue)
+            except aio_pika.exceptions.ChannelClosed:  # the service never declared it here
+                channel = await connection.channel()
+                continue
+            found.extend(letters)
+            for letter in letters:
+                await letter.message.nack(requeue=True)
+        return found
+    finally:
+        await connection.close()
+
+
+async def replay(amqp_url: str, queue: str, ids: set[str] | None) -> list[str]:
+    """Re-publish the chosen dead letters (all when ids is None) as they were; then remove them."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        replayed = []
+        for letter in await _take_all(channel, queue):
+            if ids is not None and letter.id not in ids:
+                await letter.message.nack(requeue=True)
+                continue
+            original = letter.message
+            await exchange.publish(
+                aio_pika.Message(original.body, content_type=original.content_type or contract.CONTENT_TYPE,
+                                 message_id=original.message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 headers={"x-replayed-from": dead_letter_queue_name(queue)}),  # fmt: skip
+                routing_key=letter.routing_key,
+            )
+            await original.ack()  # only after the broker confirmed the re-publish
+            replayed.append(letter.id)
+        return replayed
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list")
+    listing.add_argument("--show-body", action="store_true")
+    again = commands.add_parser("replay")
+    again.add_argument("queue", choices=CONSUMER_QUEUES)
+    again.add_argument("ids", nargs="*")
+    again.add_argument("--all", action="store_true")
+    args = parser.parse_args()
+    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    if args.command == "list":
+        letters = asyncio.run(list_dead_letters(amqp_url))
+        for d in letters:
+            print(f"{d.queue:24} {d.id:40} {d.rejected_at[:19]:19}  {d.routing_key:10} {d.reason}")
+            if args.show_body:
+                print(f"{'':24} {d.message.body[:300]!r}")
+        print(f"{len(letters)} dead letter(s)")
+    else:
+        if not args.ids and not args.all:
+            parser.error("name the ids to replay, or --all")
+        done = asyncio.run(replay(amqp_url, args.queue, None if args.all else set(args.ids)))
+        print(f"replayed {len(done)}: {', '.join(done)}")
+
+
+if __name__ == "__main__":
+    main()
