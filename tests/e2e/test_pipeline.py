@@ -10,32 +10,12 @@ import pytest
 from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 
-from devstack import processes
 from devstack.demo import make_nip
-from devstack.servers import free_port
 from devstack.upstream import cloud_event
-from tests.support import Bus, eventually, unique
+from tests.support import Bus, eventually
 
 pytestmark = pytest.mark.e2e
 PROGRAM = "humas-level-up-2026"
-
-
-@pytest.fixture
-def system(amqp_url, mongodb_url, s3, tmp_path):
-    ports = {name: free_port() for name in processes.SERVICES}
-    base = f"http://127.0.0.1:{ports['certificates']}"
-    env = {"AMQP_URL": amqp_url, "MONGODB_URL": mongodb_url, "S3_ENDPOINT": s3.endpoint,
-           "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
-           "PUBLIC_BASE_URL": base, "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3"}  # fmt: skip
-    databases = {name: unique(name) for name in ports}
-    services = [processes.start(name, port, {**env, "MONGODB_DATABASE": databases[name]}, tmp_path)
-                for name, port in ports.items()]  # fmt: skip
-    for service in services:
-        processes.wait_ready(service)
-    yield {"base": base, "databases": databases, "mongodb_url": mongodb_url}
-    codes = processes.stop(services)
-    for service in services:
-        assert processes.stopped_cleanly(service, codes[service.name]), service.log.read_text()[-2000:]
 
 
 async def test_a_year_through_the_contract_ends_in_verifiable_certificates(system, amqp_url):
@@ -67,7 +47,7 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
         for key in ("all16", "fourteen"):
             nip, name, sessions = people[key]
             data = by_nip[nip]
-            assert data["url"].startswith(system["base"]) and nip not in data["url"] + data["verify_url"]
+            assert data["url"].startswith(system.base) and nip not in data["url"] + data["verify_url"]
             pdf = await http.get(data["url"])
             assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
             assert hashlib.sha256(pdf.content).hexdigest() == data["sha256"]
@@ -77,9 +57,9 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
             verify = (await http.get(data["verify_url"], headers={"Accept": "application/json"})).json()
             assert verify["status"] == "valid" and verify["sha256"] == data["sha256"] and verify["name"] == name
 
-    mongo = AsyncMongoClient(system["mongodb_url"], tz_aware=True)
-    certificates = mongo[system["databases"]["certificates"]]["certificates"]
-    attendance = mongo[system["databases"]["attendance"]]["participants"]
+    mongo = AsyncMongoClient(system.mongodb_url, tz_aware=True)
+    certificates = mongo[system.databases["certificates"]]["certificates"]
+    attendance = mongo[system.databases["attendance"]]["participants"]
     dropout = people["four"][0]
 
     async def dropout_recorded():
@@ -88,6 +68,6 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
 
     await eventually(dropout_recorded, what="the dropout's four presences, and no completion")
     assert await certificates.count_documents({}) == 2, "one certificate each, none for four sessions"
-    roster = mongo[system["databases"]["enrollment"]]["participants"]
+    roster = mongo[system.databases["enrollment"]]["participants"]
     assert await roster.count_documents({}) == 3
 
