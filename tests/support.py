@@ -50,7 +50,6 @@ class Bus:
         from devstack.upstream import Upstream
 
         self.upstream = Upstream(amqp_url)
-        self.seen: dict[str, list[dict]] = {}
 
     async def __aenter__(self) -> "Bus":
         await self.upstream.__aenter__()
