@@ -10,14 +10,13 @@ Uses AMQP_URL. Bodies are not printed unless --show-body (they hold personal dat
 
 import argparse
 import asyncio
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 
 import aio_pika
 
 from shared import contract
+from shared.events import event_identity
 from shared.messaging import dead_letter_queue_name
 
 CONSUMER_QUEUES = ("enrollment.enrolled", "attendance.enrolled", "attendance.attended", "certificates.completed")
@@ -38,18 +37,8 @@ class DeadLetter:
         deaths = headers.get("x-death") or [{}]
         reason = headers.get(contract.REASON_HEADER) or f"broker: {deaths[0].get('reason', 'unknown')}"
         routing_key = headers.get("x-original-routing-key") or (deaths[0].get("routing-keys") or [""])[0]
-        return cls(queue, _event_id(message.body), str(reason), str(routing_key),
+        return cls(queue, event_identity(message.body), str(reason), str(routing_key),
                    str(headers.get("x-rejected-at") or deaths[0].get("time") or ""), message)  # fmt: skip
-
-
-def _event_id(body: bytes) -> str:
-    try:
-        value = json.loads(body).get("id")
-        if isinstance(value, str) and value:
-            return value
-    except (ValueError, AttributeError):
-        pass
-    return "sha256:" + hashlib.sha256(body).hexdigest()[:16]
 
 
 async def _take_all(channel, queue: str) -> list[DeadLetter]:

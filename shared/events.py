@@ -188,6 +188,20 @@ def decode(body: bytes, accepted: dict[str, type[_Data]], programs: Programs | N
     return envelope, data
 
 
+def event_identity(body: bytes) -> str:
+    """The event id of a body if it has one, else a digest of the bytes (for logs, dead letters)."""
+    import hashlib
+    import json
+
+    try:
+        value = json.loads(body).get("id")
+        if isinstance(value, str) and value:
+            return value[:200]
+    except (ValueError, AttributeError):
+        pass
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:16]
+
+
 def completed_event_id(program_id: str, nip: str, generation: int = 0) -> str:
     """CONTRACT.md: a repeated completion carries the same id, derived from program_id and nip."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"humas:completed:{program_id}:{nip}:{generation}"))

@@ -31,6 +31,7 @@ class Runtime:
         self.log = logs.configure(service, settings.log_level)
         self.broker = RabbitBroker(
             settings.amqp_url,
+            logger=logging.getLogger("faststream"),  # through our JSON handler
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=30.0,
             log_level=logging.DEBUG,  # FastStream's per-message "Received/Processed" lines: debug only
@@ -70,11 +71,14 @@ class Runtime:
 
     async def accept(self, body: bytes, message, queue: str, accepted: dict, programs):
         """The decoded (envelope, data), or None once a bad message is set aside with its reason."""
-        from .events import InvalidEvent, decode
+        from .events import InvalidEvent, decode, event_identity
 
         try:
-            return decode(body, accepted, programs)
+            envelope, data = decode(body, accepted, programs)
+            logs.bind_event(envelope.id, envelope.source)
+            return envelope, data
         except InvalidEvent as e:
+            logs.bind_event(event_identity(body), "unknown")
             await self.dead_letters.reject(message, queue, str(e))
             return None
 
