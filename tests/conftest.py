@@ -27,14 +27,20 @@ class S3Info:
 
 
 @pytest.fixture(scope="session")
-def mongodb_url(tmp_path_factory):
-    if url := os.environ.get("MONGODB_URL"):
-        yield url
+def mongodb_server(tmp_path_factory):
+    """The session's local MongoDB-wire server (None when MONGODB_URL points elsewhere)."""
+    if os.environ.get("MONGODB_URL"):
+        yield None
         return
     server = servers.LocalMongo(tmp_path_factory.mktemp("mongodb"))
     server.start()
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(mongodb_server):
+    return mongodb_server.url if mongodb_server else os.environ["MONGODB_URL"]
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Nothing lost, nothing doubled, when a service is killed (kill -9) in the middle of a replay."""
 
+import asyncio
 import random
 
 import pytest
@@ -53,3 +54,28 @@ async def _no_dead_letters(amqp_url):
     from ops.deadletters import list_dead_letters
 
     return not await list_dead_letters(amqp_url)
+
+
+async def test_database_down_for_30_seconds_mid_replay(system, amqp_url, mongodb_server):
+    """Handlers wait the outage out with back-off: nothing dead-lettered, nothing lost or doubled."""
+    if mongodb_server is None:
+        pytest.skip("needs the local MongoDB-wire server to stop and restart")
+    people = workload.cohort(PROGRAM, 1, seed=4)[:100]
+    expected = workload.expected_completions(PROGRAM, people)
+    events = list(workload.events(PROGRAM, people))
+    random.Random(4).shuffle(events)
+    async with Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        await bus.upstream.publish_many(events[: len(events) // 2])
+        mongodb_server.stop()
+        await bus.upstream.publish_many(events[len(events) // 2 :])  # the broker keeps taking events
+        await asyncio.sleep(30)  # the fault itself: 30 s without a database
+        mongodb_server.start()
+        await issued.until(lambda evts: {e["data"]["nip"] for e in evts} >= expected, 180, "every certificate")
+
+    mongo = AsyncMongoClient(system.mongodb_url)
+    certificates = await mongo[system.databases["certificates"]]["certificates"].find({}).to_list()
+    assert sorted(c["nip"] for c in certificates) == sorted(expected)
+    assert sorted(c["seq"] for c in certificates) == list(range(1, len(expected) + 1))
+    assert await mongo[system.databases["enrollment"]]["participants"].count_documents({}) == len(people)
+    assert await _no_dead_letters(amqp_url), "an outage must never dead-letter a good message"
