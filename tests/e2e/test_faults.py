@@ -1,8 +1,10 @@
 """Nothing lost, nothing doubled, when a service is killed (kill -9) in the middle of a replay."""
 
 import asyncio
+import hashlib
 import random
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -78,4 +80,33 @@ async def test_database_down_for_30_seconds_mid_replay(system, amqp_url, mongodb
     assert sorted(c["nip"] for c in certificates) == sorted(expected)
     assert sorted(c["seq"] for c in certificates) == list(range(1, len(expected) + 1))
     assert await mongo[system.databases["enrollment"]]["participants"].count_documents({}) == len(people)
+    assert await _no_dead_letters(amqp_url), "an outage must never dead-letter a good message"
+
+
+async def test_object_store_down_for_30_seconds_mid_replay(system, amqp_url, s3_server):
+    """Rendering waits for the object store with back-off: no certificate lost, doubled or dead-lettered."""
+    server = s3_server[2]
+    if server is None:
+        pytest.skip("needs the local S3 server to stop and restart")
+    people = workload.cohort(PROGRAM, 1, seed=5)[:100]
+    expected = workload.expected_completions(PROGRAM, people)
+    first, rest = list(workload.events(PROGRAM, people[:30])), list(workload.events(PROGRAM, people[30:]))
+    async with Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        await bus.upstream.publish_many(first)
+        await issued.until(lambda evts: len(evts) >= 1, 60, "the first certificate")
+        server.stop()
+        await bus.upstream.publish_many(rest)
+        await asyncio.sleep(30)  # the fault itself: 30 s without the object store
+        server.start()
+        await issued.until(lambda evts: {e["data"]["nip"] for e in evts} >= expected, 180, "every certificate")
+        async with httpx.AsyncClient(timeout=10) as http:
+            for data in [e["data"] for e in issued.events][-5:]:
+                pdf = await http.get(data["url"])
+                assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == data["sha256"]
+
+    mongo = AsyncMongoClient(system.mongodb_url)
+    certificates = await mongo[system.databases["certificates"]]["certificates"].find({}).to_list()
+    assert sorted(c["nip"] for c in certificates) == sorted(expected)
+    assert sorted(c["seq"] for c in certificates) == list(range(1, len(expected) + 1))
     assert await _no_dead_letters(amqp_url), "an outage must never dead-letter a good message"
