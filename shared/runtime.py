@@ -16,6 +16,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import logs
+from .events import InvalidEvent, decode, event_identity
 from .messaging import DeadLetters, RabbitPublisher, declare_dead_letter_queue
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
@@ -71,8 +72,6 @@ class Runtime:
 
     async def accept(self, body: bytes, message, queue: str, accepted: dict, programs):
         """The decoded (envelope, data), or None once a bad message is set aside with its reason."""
-        from .events import InvalidEvent, decode, event_identity
-
         try:
             envelope, data = decode(body, accepted, programs)
             logs.bind_event(envelope.id, envelope.source)

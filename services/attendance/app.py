@@ -1,9 +1,8 @@
 """Wires the attendance service: settings → runtime → subscribers → HTTP app."""
 
-from contextlib import asynccontextmanager
-
 import asyncio
 import datetime as dt
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from faststream import AckPolicy
@@ -74,9 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         while True:
             for program in programs:
                 try:
-                    if done := await handlers.complete_settled(program, book, settle):
-                        rt.log.info("completed settled participants", program_id=program.id, count=done)
-                        await deps["outbox"].flush_all()
+                    done = await handlers.complete_settled(program, book, settle)
+                    for nip, event in done:  # straight from the write, like the handlers; the relay covers crashes
+                        await deps["outbox"].publish_stored(participant_key(program.id, nip), contract.COMPLETED, event)
+                    if done:
+                        rt.log.info("completed settled participants", program_id=program.id, count=len(done))
                 except Exception:  # an outage must not end the sweep; the next pass retries
                     rt.log.warning("completion sweep failed", exc_info=True)
             await asyncio.sleep(settings.outbox_interval_s)

@@ -3,7 +3,13 @@
 import datetime as dt
 
 from shared import contract
-from shared.events import AttendedData, CloudEvent, EnrolledData, completed_event_id, new_event
+from shared.events import (
+    AttendedData,
+    CloudEvent,
+    EnrolledData,
+    completed_event_id,
+    new_event,
+)
 from shared.programs import Program
 from shared.roster import Participant, event_time
 
@@ -51,12 +57,14 @@ async def complete_if_due(
 
 async def complete_settled(
     program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None
-) -> int:
-    """The sweep: complete eligible participants of a closed program whose reports have settled."""
+) -> list[tuple[str, CloudEvent]]:
+    """The sweep: complete eligible participants of a closed program whose reports have settled.
+    Returns (nip, `completed` event) for each completion this call wrote."""
     now = _now(now)
     if not program.is_closed(now):
-        return 0
-    done = 0
+        return []
+    done = []
     for nip in await book.settled_candidates(program.id, quiet_since=now - settle):
-        done += await complete_if_due(program, await book.attendee(program.id, nip), book, now, settled=True) is not None
+        if event := await complete_if_due(program, await book.attendee(program.id, nip), book, now, settled=True):
+            done.append((nip, event))
     return done

@@ -65,7 +65,7 @@ async def test_attendance_before_enrolment_completes_when_enrolment_arrives():
 async def test_too_few_sessions_never_complete(sessions):
     book = FakeAttendanceBook()
     await replay([enrolled()] + [attended(s) for s in sessions] * 2, book)
-    assert await handlers.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(days=365)) == 0
+    assert len(await handlers.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(days=365))) == 0
     assert book.completed == {}
 
 
@@ -82,11 +82,11 @@ async def test_meeting_the_rule_without_every_session_completes_after_the_progra
     await replay([enrolled()] + [attended(s) for s in range(1, 14)], book)
     assert book.completed == {}, "13 of 16: more sessions may still come"
     before_close = AFTER_CLOSE - dt.timedelta(days=2)
-    assert await handlers.complete_settled(PROGRAM, book, SETTLE, before_close) == 0
-    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == 1
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, before_close)) == 0
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE)) == 1
     data = book.completed[(PROGRAM.id, NIP)].data
     assert data["sessions"] == list(range(1, 14)) and data["jp"] == 26
-    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == 0
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE)) == 0
 
 
 async def test_a_participant_still_reporting_is_not_completed_by_the_sweep():
@@ -94,8 +94,8 @@ async def test_a_participant_still_reporting_is_not_completed_by_the_sweep():
     await handlers.record_enrolment(*enrolled()[1:], PROGRAM, book, AFTER_CLOSE)
     for s in range(1, 14):
         await handlers.record_attendance(attended(s)[2], PROGRAM, book, AFTER_CLOSE)  # late reports
-    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE / 2) == 0
-    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE) == 1
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE / 2)) == 0
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE)) == 1
 
 
 async def test_short_presences_are_recorded_but_do_not_count():
@@ -103,7 +103,7 @@ async def test_short_presences_are_recorded_but_do_not_count():
     book = FakeAttendanceBook()
     await replay([enrolled()] + [attended(s, minutes=30 if s <= 5 else 90) for s in range(1, 17)], book, program)
     assert len(book.presences) == 16
-    assert await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE) == 0  # 11 counted
+    assert len(await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE)) == 0  # 11 counted
     await replay([attended(1, minutes=75)], book, program)  # a longer report for session 1
-    assert await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE) == 1
+    assert len(await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE)) == 1
     assert book.completed[(program.id, NIP)].data["sessions"] == [1, *range(6, 17)]
