@@ -21,3 +21,16 @@ def fresh_vhost(prefix: str = "test"):
         yield f"amqp://guest:guest@{AMQP_HOST}/{name}"
     finally:
         rabbitmqctl("delete_vhost", name)
+
+
+def with_service_users(amqp_url: str, passwords: dict[str, str]) -> dict[str, str]:
+    """Create the per-service users on the vhost of `amqp_url`; return each role's own URL."""
+    from urllib.parse import unquote, urlparse
+
+    from ops import rabbitmq_users
+
+    parsed = urlparse(amqp_url)
+    vhost = unquote(parsed.path[1:]) or "/"
+    rabbitmq_users.import_into(vhost, passwords)
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    return {role: rabbitmq_users.amqp_url(role, pw, host, vhost) for role, pw in passwords.items()}

@@ -15,7 +15,10 @@ from pathlib import Path
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
+from ops import rabbitmq_users
+
 from . import demo, processes, servers
+from .rabbit import with_service_users
 
 SERVICES = {"certificates": 8000, "enrollment": 8001, "attendance": 8002}
 # Fixed, so that SeaweedFS finds its volumes again after a restart.
@@ -42,6 +45,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     env = dict(os.environ)
+    own_broker_users = "AMQP_URL" not in env  # a given AMQP_URL is used as it is, by every service
     env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     # A replayed year arrives in seconds: a short quiet time before completing the participants
     # who met the rule without attending every session (compose.yaml uses 300 s).
@@ -59,6 +63,12 @@ def main() -> None:
     try:
         print("• RabbitMQ:", env["AMQP_URL"].split("@")[-1])
         servers.ensure_rabbitmq(env["AMQP_URL"])
+        amqp_urls = dict.fromkeys(SERVICES, env["AMQP_URL"])
+        if own_broker_users:  # the same least-privilege users as compose.yaml
+            passwords = rabbitmq_users.load_or_create_passwords(args.data_dir / "rabbitmq-users.json")
+            amqp_urls = with_service_users(env["AMQP_URL"], passwords)
+            print("• RabbitMQ users:", ", ".join(rabbitmq_users.username(r) for r in rabbitmq_users.ROLES),
+                  f"(passwords in {args.data_dir / 'rabbitmq-users.json'})")  # fmt: skip
         if "MONGODB_URL" not in env:
             mongo = servers.LocalMongo(args.data_dir / "mongodb", port=int(env.get("LOCAL_MONGODB_PORT", 27017)))
             if servers.port_open(mongo.port):
@@ -77,7 +87,8 @@ def main() -> None:
             s3.make_bucket(env.setdefault("S3_BUCKET", "certificates"))
         print("• S3:", env["S3_ENDPOINT"], "bucket", env.get("S3_BUCKET", "certificates"))
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{SERVICES['certificates']}")
-        running.extend(processes.start(name, port, env, logs) for name, port in SERVICES.items())
+        running.extend(processes.start(name, port, {**env, "AMQP_URL": amqp_urls[name]}, logs)
+                       for name, port in SERVICES.items())  # fmt: skip
         for service in running:
             processes.wait_ready(service)
             print(f"• {service.name} ready on {service.url} (log: {service.log})")

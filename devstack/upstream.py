@@ -6,8 +6,12 @@ import json
 import uuid
 
 import aio_pika
+import aiormq
 
 from shared import contract
+
+CONNECTION_ERRORS = (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPConnectionError, ConnectionError,
+                     RuntimeError)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)
 
 
 def cloud_event(routing_key: str, data: dict, *, source: str = "/mooc-pintar", time: dt.datetime | None = None,
@@ -38,10 +42,21 @@ class Upstream:
     async def __aexit__(self, *exc) -> None:
         await self.connection.close()
 
-    async def publish(self, routing_key: str, event: dict | bytes, content_type: str = contract.CONTENT_TYPE) -> None:
+    async def publish(self, routing_key: str, event: dict | bytes, content_type: str = contract.CONTENT_TYPE,
+                      retry_for: float = 120.0) -> None:  # fmt: skip
+        """Confirmed publish; while the broker is unreachable, retry like a well-behaved upstream
+        (a retried event may arrive twice: consumers dedupe on its id)."""
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
         message = aio_pika.Message(body, content_type=content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-        await self.exchange.publish(message, routing_key=routing_key)
+        deadline = asyncio.get_running_loop().time() + retry_for
+        while True:
+            try:
+                await self.exchange.publish(message, routing_key=routing_key)
+                return
+            except CONNECTION_ERRORS:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def publish_many(self, events, window: int = 256, progress=None) -> int:
         """Publish with up to `window` confirms outstanding: a bulk upstream, still confirmed."""
@@ -63,8 +78,15 @@ class Upstream:
                 progress(1)
         return sent
 
-    async def listen(self, routing_key: str) -> aio_pika.abc.AbstractQueue:
-        """An exclusive queue that sees every event with this routing key from now on."""
-        queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
+    async def listen(self, routing_key: str, durable: bool = False) -> aio_pika.abc.AbstractQueue:
+        """A queue that sees every event with this routing key from now on.
+
+        Exclusive by default; `durable` keeps it (and what it holds) across a broker restart.
+        """
+        if durable:
+            name = f"listen.{routing_key}.{uuid.uuid4().hex[:8]}"
+            queue = await self.channel.declare_queue(name, durable=True)
+        else:
+            queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(self.exchange, routing_key=routing_key)
         return queue

@@ -55,8 +55,11 @@ def dead_letter_queue_name(queue_name: str) -> str:
 
 async def declare_dead_letter_queue(broker: RabbitBroker, queue_name: str) -> None:
     exchange = await broker.declare_exchange(DEAD_LETTERS)
+    # Classic, not quorum: a quorum queue has a delivery limit (default 20 on RabbitMQ 4.x) and
+    # operators browsing dead letters return them to the queue each time; on 4.0-4.2 every return
+    # counts, so a dead letter looked at 20 times would be dropped. Durable + persistent suffices.
     dlq = await broker.declare_queue(
-        RabbitQueue(dead_letter_queue_name(queue_name), queue_type=QueueType.QUORUM, durable=True)
+        RabbitQueue(dead_letter_queue_name(queue_name), queue_type=QueueType.CLASSIC, durable=True)
     )
     await dlq.bind(exchange, routing_key=queue_name)
 

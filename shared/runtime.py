@@ -70,6 +70,25 @@ class Runtime:
         self.ready = True
         self.log.info("started", queues=self.queues)
 
+    @contextlib.asynccontextmanager
+    async def settling(self, message, queue: str):
+        """Manual acknowledgement: ack once the handler's effects are written; if it raises, reject
+        *with requeue* and let the error propagate.
+
+        Why reject and not nack: on RabbitMQ 4.3+ a requeued `basic.nack` no longer counts toward a
+        quorum queue's `x-delivery-limit` (only `basic.reject` does), so a poison message nacked
+        forever would never reach the dead-letter queue. On 3.x and 4.0-4.2 both count, so reject
+        is right everywhere. Transient outages never get here: handlers wait them out in-process.
+        A cancelled handler (shutdown) is neither acked nor rejected: the closing channel returns it.
+        """
+        async with self.metrics.consuming(queue):
+            try:
+                yield
+            except Exception:
+                await message.reject(requeue=True)
+                raise
+        await message.ack()
+
     async def accept(self, body: bytes, message, queue: str, accepted: dict, programs):
         """The decoded (envelope, data), or None once a bad message is set aside with its reason."""
         try:

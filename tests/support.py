@@ -61,8 +61,8 @@ class Bus:
     async def publish(self, routing_key: str, event, **kwargs) -> None:
         await self.upstream.publish(routing_key, event, **kwargs)
 
-    async def watch(self, routing_key: str) -> "Watch":
-        return Watch(await self.upstream.listen(routing_key))
+    async def watch(self, routing_key: str, durable: bool = False) -> "Watch":
+        return Watch(await self.upstream.listen(routing_key, durable))
 
     async def dead_letters(self, queue_name: str, expected: int, timeout: float = 20) -> list:
         """Wait until `expected` messages sit in the service's dead-letter queue, and take them."""
@@ -85,7 +85,12 @@ class Watch:
     async def collect(self) -> list[dict]:
         import json
 
-        self.events.extend(json.loads(m.body) for m in await drain(self.queue))
+        from devstack.upstream import CONNECTION_ERRORS
+
+        try:
+            self.events.extend(json.loads(m.body) for m in await drain(self.queue))
+        except CONNECTION_ERRORS:  # the broker restarts under us: the robust channel comes back
+            pass
         return self.events
 
     async def until(self, predicate, timeout: float = 30, what: str = "events") -> list[dict]:

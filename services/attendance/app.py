@@ -46,9 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     enrolled_q = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
     attended_q = consumer_queue(rt.queue_name(contract.ATTENDED), contract.ATTENDED, settings.delivery_limit)
 
-    @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
+    @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        async with rt.metrics.consuming(enrolled_q.name):
+        async with rt.settling(message, enrolled_q.name):
             if not (decoded := await rt.accept(body, message, enrolled_q.name, enrolled, programs)):
                 return
             envelope, data = decoded
@@ -57,9 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if completed:
                 await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
-    @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ATTENDED))
+    @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
-        async with rt.metrics.consuming(attended_q.name):
+        async with rt.settling(message, attended_q.name):
             if not (decoded := await rt.accept(body, message, attended_q.name, attended, programs)):
                 return
             _, data = decoded

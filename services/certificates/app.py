@@ -44,9 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
     rt.checks["object_store"] = store.ping
 
-    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.COMPLETED))
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes, message: RabbitMessage) -> None:
-        async with rt.metrics.consuming(queue.name):
+        async with rt.settling(message, queue.name):
             if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
                 return
             _, data = decoded

@@ -32,9 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state: dict = {}
     queue = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
 
-    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.NACK_ON_ERROR, decoder=raw_body, description=consumes(contract.ENROLLED))
+    @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        async with rt.metrics.consuming(queue.name):
+        async with rt.settling(message, queue.name):
             if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
                 return
             envelope, data = decoded

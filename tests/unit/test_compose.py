@@ -70,3 +70,25 @@ def test_images_are_pinned_and_the_services_are_built_from_the_dockerfile():
     for name in SCALED:
         assert COMPOSE["services"][name]["build"]["dockerfile"] == "deploy/Dockerfile"
     assert COMPOSE["services"]["rabbitmq"]["image"].startswith("rabbitmq:4") and "management" in COMPOSE["services"]["rabbitmq"]["image"]
+
+
+@pytest.mark.parametrize("name", SCALED)
+def test_each_service_connects_as_its_own_least_privileged_user(name):
+    env = COMPOSE["services"][name]["environment"]
+    assert env["AMQP_URL"].startswith(f"amqp://humas-{name}:"), "its own RabbitMQ user (ops/rabbitmq_users.py)"
+    assert re.match(rf"mongodb://{name}:.*@mongo:27017/{name}\?authSource={name}$", env["MONGODB_URL"])
+
+
+def test_the_brokers_users_come_from_the_definitions_and_the_databases_users_from_the_init_script():
+    definitions = COMPOSE["services"]["rabbitmq-definitions"]
+    roles = {k.removeprefix("RABBITMQ_").removesuffix("_PASSWORD").lower() for k in definitions["environment"]}
+    from ops.rabbitmq_users import ROLES
+
+    assert roles == set(ROLES)
+    assert "RABBITMQ_DEFAULT_USER" not in COMPOSE["services"]["rabbitmq"].get("environment", {})
+    conf = (REPO_ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert "load_definitions = /etc/rabbitmq/definitions/definitions.json" in conf
+    init = (REPO_ROOT / "deploy" / "mongo" / "init-users.js").read_text()
+    mongo_env = COMPOSE["services"]["mongo"]["environment"]
+    for name in SCALED:
+        assert f"MONGO_{name.upper()}_PASSWORD" in mongo_env and '"readWrite"' in init

@@ -1,0 +1,62 @@
+"""Each RabbitMQ user can do its job and nothing more (on the real broker)."""
+
+import aio_pika
+import aiormq
+import pytest
+
+from devstack.rabbit import with_service_users
+from ops import rabbitmq_users
+from shared import contract
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def urls(amqp_url):
+    return with_service_users(amqp_url, rabbitmq_users.new_passwords())
+
+
+async def _refused(url: str, action) -> bool:
+    async with await aio_pika.connect(url) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        try:
+            await action(channel)
+        except aiormq.exceptions.ChannelAccessRefused:
+            return True
+        return False
+
+
+async def _get(channel, queue_name: str):
+    queue = await channel.get_queue(queue_name, ensure=False)
+    return await queue.get(no_ack=False, fail=False)
+
+
+async def _declare_own_queue(channel, name: str):
+    queue = await channel.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+    exchange = await channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    await queue.bind(exchange, routing_key=contract.COMPLETED)
+    return queue
+
+
+async def test_a_service_may_use_its_own_queues_only(urls):
+    assert not await _refused(urls["certificates"], lambda ch: _declare_own_queue(ch, "certificates.completed"))
+    # The attendance service may not read, nor even declare, the certificate service's queue.
+    assert await _refused(urls["attendance"], lambda ch: _declare_own_queue(ch, "certificates.completed"))
+    assert await _refused(urls["attendance"], lambda ch: _get(ch, "certificates.completed"))
+
+
+async def test_upstream_may_only_publish_events(urls):
+    async def publish(channel, exchange_name=contract.EXCHANGE):
+        exchange = await channel.get_exchange(exchange_name, ensure=False)
+        await exchange.publish(aio_pika.Message(b"{}"), routing_key=contract.ENROLLED)
+
+    assert not await _refused(urls["upstream"], publish)
+    assert await _refused(urls["upstream"], lambda ch: publish(ch, contract.DEAD_LETTER_EXCHANGE))
+    assert await _refused(urls["upstream"], lambda ch: ch.declare_queue("mine", durable=True))
+
+
+async def test_operator_reads_dead_letters_but_not_live_queues(urls):
+    async with await aio_pika.connect(urls["enrollment"]) as connection:
+        await (await connection.channel()).declare_queue("enrollment.enrolled.dead-letter", durable=True)
+    assert not await _refused(urls["operator"], lambda ch: _get(ch, "enrollment.enrolled.dead-letter"))
+    assert await _refused(urls["operator"], lambda ch: _get(ch, "enrollment.enrolled"))
