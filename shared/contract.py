@@ -7,6 +7,8 @@ ATTENDED = "attended"
 COMPLETED = "completed"
 CERTIFICATE_ISSUED = "certificate.issued"
 CERTIFICATE_REVOKED = "certificate.revoked"
+# Our addition: a participant left the program (operator API); no certificate afterwards.
+WITHDRAWN = "withdrawn"
 
 TYPE_BY_ROUTING_KEY = {
     ENROLLED: "humas.enrolled.v1",
@@ -14,6 +16,7 @@ TYPE_BY_ROUTING_KEY = {
     COMPLETED: "humas.completed.v1",
     CERTIFICATE_ISSUED: "humas.certificate.issued.v1",
     CERTIFICATE_REVOKED: "humas.certificate.revoked.v1",
+    WITHDRAWN: "humas.withdrawn.v1",
 }
 
 SPECVERSION = "1.0"

@@ -109,12 +109,20 @@ class CertificateRevokedData(_ProgramNip):
     revoked_at: AwareDatetime
 
 
+class WithdrawnData(_ProgramNip):
+    """Our addition to the contract: the participant left; they are not completed afterwards."""
+
+    reason: Text200
+    withdrawn_at: AwareDatetime
+
+
 DATA_BY_TYPE: dict[str, type[_Data]] = {
     "humas.enrolled.v1": EnrolledData,
     "humas.attended.v1": AttendedData,
     "humas.completed.v1": CompletedData,
     "humas.certificate.issued.v1": CertificateIssuedData,
     "humas.certificate.revoked.v1": CertificateRevokedData,
+    "humas.withdrawn.v1": WithdrawnData,
 }
 
 

@@ -16,6 +16,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from . import logs
+from .auth import OperatorKeys, operator_dependency
+from .http import add_security_headers
 from .events import InvalidEvent, decode, event_identity
 from .messaging import DeadLetters, RabbitPublisher, declare_dead_letter_queue
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -45,6 +47,8 @@ class Runtime:
         self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
         self._tasks: list[asyncio.Task] = []
         self.ready = False
+        # FastAPI dependency for operator routes: the caller's name, or 401.
+        self.operator = operator_dependency(OperatorKeys.parse(settings.operator_api_keys))
 
     def queue_name(self, routing_key: str) -> str:
         name = f"{self.service}.{routing_key}"
@@ -102,6 +106,7 @@ class Runtime:
 
     def http_app(self, title: str, lifespan) -> FastAPI:
         app = FastAPI(title=title, lifespan=lifespan)
+        add_security_headers(app)
         app.include_router(self.health_router())
         app.state.runtime = self
         return app
@@ -163,7 +168,9 @@ class Runtime:
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    # Behind the gateway, the client address comes from X-Forwarded-For (rate limits need it).
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)  # fmt: skip
 
 
 def asyncapi_document(runtime: "Runtime") -> dict:

@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     # A dependency still unreachable after this long at start-up ends the process (the supervisor
     # restarts it); once running, outages are waited out indefinitely.
     startup_timeout_s: float = Field(default=120.0, gt=0)
+    # Operators' API keys as `name:sha256hex` pairs, comma-separated (shared/auth.py).
+    operator_api_keys: str = ""
+    # Proxies whose X-Forwarded-For is believed (uvicorn): the compose gateway, or a local one.
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class S3Settings(BaseSettings):

@@ -10,7 +10,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
 from shared import contract
-from shared.events import AttendedData, EnrolledData
+from shared.events import AttendedData, EnrolledData, WithdrawnData
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     deps: dict = {}
     enrolled_q = consumer_queue(rt.queue_name(contract.ENROLLED), contract.ENROLLED, settings.delivery_limit)
     attended_q = consumer_queue(rt.queue_name(contract.ATTENDED), contract.ATTENDED, settings.delivery_limit)
+    withdrawn_q = consumer_queue(rt.queue_name(contract.WITHDRAWN), contract.WITHDRAWN, settings.delivery_limit)
+    withdrawals = {contract.TYPE_BY_ROUTING_KEY[contract.WITHDRAWN]: WithdrawnData}
 
     @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
@@ -67,6 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
             if completed:
                 await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
+
+    @rt.broker.subscriber(withdrawn_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.WITHDRAWN))
+    async def on_withdrawn(body: bytes, message: RabbitMessage) -> None:
+        async with rt.settling(message, withdrawn_q.name):
+            if not (decoded := await rt.accept(body, message, withdrawn_q.name, withdrawals, programs)):
+                return
+            await retry_transient(lambda: handlers.record_withdrawal(decoded[1], deps["book"]))
 
     async def sweep(book: MongoAttendanceBook) -> None:
         settle = dt.timedelta(seconds=settings.settle_seconds)

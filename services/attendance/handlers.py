@@ -7,6 +7,7 @@ from shared.events import (
     AttendedData,
     CloudEvent,
     EnrolledData,
+    WithdrawnData,
     completed_event_id,
     new_event,
 )
@@ -38,12 +39,16 @@ async def record_attendance(
     return await complete_if_due(program, attendee, book, now)
 
 
+async def record_withdrawal(data: WithdrawnData, book: AttendanceBook) -> None:
+    await book.withdraw(data.program_id, data.nip)
+
+
 async def complete_if_due(
     program: Program, attendee: Attendee, book: AttendanceBook, now: dt.datetime, *, settled: bool = False
 ) -> CloudEvent | None:
     """Completion needs both the enrolment and the counted sessions, in whichever order they
     arrive; the conditional write in `mark_completed` makes it happen once, across replicas."""
-    if attendee.participant is None or attendee.completed:
+    if attendee.participant is None or attendee.completed or attendee.withdrawn:
         return None
     data = domain.completion(program, attendee.participant, set(attendee.counted), now, settled=settled)
     if data is None:

@@ -33,6 +33,7 @@ class Attendee:
     counted: frozenset[int]
     completed: bool = False
     eligible: bool = False
+    withdrawn: bool = False
 
 
 class AttendanceBook(Protocol):
@@ -42,6 +43,7 @@ class AttendanceBook(Protocol):
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
     async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]: ...
+    async def withdraw(self, program_id: str, nip: str) -> None: ...
 
 
 class MongoAttendanceBook:
@@ -81,7 +83,7 @@ class MongoAttendanceBook:
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool:
         """Set completion once; the `completed` event is stored in the same write (outbox)."""
         result = await self.participants.update_one(
-            {"_id": participant_key(program_id, nip), "completed": {"$exists": False}},
+            {"_id": participant_key(program_id, nip), "completed": {"$exists": False}, "withdrawn": {"$exists": False}},
             with_outbox(
                 {"$set": {"completed": True, "completed_at": event.data["completed_at"], "eligible": False}},
                 "completed",
@@ -89,6 +91,16 @@ class MongoAttendanceBook:
             ),
         )
         return result.modified_count == 1
+
+    async def withdraw(self, program_id: str, nip: str) -> None:
+        """From now on no completion (one conditional write each, so withdrawal and completion
+        racing end one way or the other, never both half-done). An earlier completion stands."""
+        query = {"_id": participant_key(program_id, nip)}
+        update = {"$set": {"program_id": program_id, "nip": nip, "withdrawn": True, "eligible": False}}
+        try:
+            await self.participants.update_one(query, update, upsert=True)
+        except DuplicateKeyError:  # created concurrently: now it exists
+            await self.participants.update_one(query, update)
 
     async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]:
         cursor = self.participants.find({"eligible": True}, {"program_id": 1, "nip": 1, "last_activity": 1})
@@ -105,4 +117,5 @@ def _attendee(program_id: str, nip: str, doc: dict | None) -> Attendee:
     enrolled = doc.get("name") is not None
     participant = Participant(**{k: doc.get(k) for k in Participant.__dataclass_fields__}) if enrolled else None
     counted = frozenset(int(k[1:]) for k, v in (doc.get("counted") or {}).items() if v)
-    return Attendee(program_id, nip, participant, counted, bool(doc.get("completed")), bool(doc.get("eligible")))
+    return Attendee(program_id, nip, participant, counted, bool(doc.get("completed")), bool(doc.get("eligible")),
+                    bool(doc.get("withdrawn")))  # fmt: skip

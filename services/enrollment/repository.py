@@ -1,17 +1,30 @@
 """The roster in the enrollment service's own database."""
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from shared.roster import Participant, participant_key, save_if_newer
+from shared.roster import Participant, order_key, participant_key, save_if_newer
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    participant: Participant | None
+    withdrawn_at: dt.datetime | None = None
+    withdrawal_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class Roster(Protocol):
     async def save(self, participant: Participant, time: dt.datetime) -> bool: ...
-    async def get(self, program_id: str, nip: str) -> Participant | None: ...
-    async def count(self, program_id: str) -> int: ...
+    async def lookup(self, program_id: str, nip: str) -> RosterEntry: ...
+    async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None: ...
 
 
 class MongoRoster:
@@ -24,13 +37,37 @@ class MongoRoster:
     async def save(self, participant: Participant, time: dt.datetime) -> bool:
         return await save_if_newer(self._participants, participant, time)
 
+    async def lookup(self, program_id: str, nip: str) -> RosterEntry:
+        return _entry(await self._participants.find_one({"_id": participant_key(program_id, nip)}))
+
     async def get(self, program_id: str, nip: str) -> Participant | None:
-        doc = await self._participants.find_one({"_id": participant_key(program_id, nip)})
-        return _participant(doc) if doc else None
+        return (await self.lookup(program_id, nip)).participant
+
+    async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
+        # The first withdrawal stands (a redelivery or a second request changes nothing). Upsert:
+        # a withdrawal may arrive before the enrolment it ends (any order, CONTRACT.md §2).
+        try:
+            await self._participants.update_one(
+                {"_id": participant_key(program_id, nip), "withdrawn_at": {"$exists": False}},
+                {"$set": {"program_id": program_id, "nip": nip, "withdrawn_at": order_key(at),
+                          "withdrawal_reason": reason}},
+                upsert=True,
+            )  # fmt: skip
+        except DuplicateKeyError:
+            pass  # already withdrawn
 
     async def count(self, program_id: str) -> int:
         return await self._participants.count_documents({"program_id": program_id})
 
+    async def entries(self, program_id: str, limit: int, offset: int) -> list[RosterEntry]:
+        cursor = self._participants.find({"program_id": program_id}).sort("_id", 1).skip(offset).limit(limit)
+        return [_entry(doc) async for doc in cursor]
 
-def _participant(doc: dict) -> Participant:
-    return Participant(**{k: doc.get(k) for k in Participant.__dataclass_fields__})
+
+def _entry(doc: dict | None) -> RosterEntry:
+    if doc is None:
+        return RosterEntry(None)
+    participant = Participant(**{k: doc.get(k) for k in Participant.__dataclass_fields__}) if doc.get("name") else None
+    withdrawn = doc.get("withdrawn_at")
+    at = dt.datetime.strptime(withdrawn, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC) if withdrawn else None
+    return RosterEntry(participant, at, doc.get("withdrawal_reason"))

@@ -36,6 +36,7 @@ class FakeAttendanceBook(FakeRoster):
         self.completed: dict[tuple[str, str], CloudEvent] = {}
         self.eligible: set[tuple[str, str]] = set()
         self.activity: dict[tuple[str, str], dt.datetime] = {}
+        self.withdrawn: set[tuple[str, str]] = set()
 
     async def save_participant(self, participant, time):
         return await self.save(participant, time)
@@ -44,7 +45,7 @@ class FakeAttendanceBook(FakeRoster):
         counted = frozenset(s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts)
         key = (program_id, nip)
         return Attendee(program_id, nip, await self.get(program_id, nip), counted, key in self.completed,
-                        key in self.eligible)  # fmt: skip
+                        key in self.eligible, key in self.withdrawn)  # fmt: skip
 
     async def record(self, presence: Presence, now):
         key = (presence.program_id, presence.nip, presence.session)
@@ -60,8 +61,12 @@ class FakeAttendanceBook(FakeRoster):
     async def settled_candidates(self, program_id, quiet_since):
         return [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
 
+    async def withdraw(self, program_id, nip):
+        self.withdrawn.add((program_id, nip))
+        self.eligible.discard((program_id, nip))
+
     async def mark_completed(self, program_id, nip, event):
-        if (program_id, nip) in self.completed:
+        if (program_id, nip) in self.completed or (program_id, nip) in self.withdrawn:
             return False
         self.completed[(program_id, nip)] = event
         self.eligible.discard((program_id, nip))

@@ -107,3 +107,19 @@ async def test_short_presences_are_recorded_but_do_not_count():
     await replay([attended(1, minutes=75)], book, program)  # a longer report for session 1
     assert len(await handlers.complete_settled(program, book, dt.timedelta(0), AFTER_CLOSE)) == 1
     assert book.completed[(program.id, NIP)].data["sessions"] == [1, *range(6, 17)]
+
+
+async def test_a_withdrawn_participant_never_completes_but_an_earlier_completion_stands():
+    from shared.events import WithdrawnData
+
+    book = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 10)], book)
+    await handlers.record_withdrawal(WithdrawnData(program_id=PROGRAM.id, nip=NIP, reason="mutasi", withdrawn_at=T0), book)
+    await replay([attended(s) for s in range(10, 17)], book)
+    assert book.completed == {}, "no completion after withdrawal"
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == []
+
+    other = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 17)], other)
+    await handlers.record_withdrawal(WithdrawnData(program_id=PROGRAM.id, nip=NIP, reason="x", withdrawn_at=T0), other)
+    assert (PROGRAM.id, NIP) in other.completed

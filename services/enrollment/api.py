@@ -1,0 +1,121 @@
+"""Operator HTTP API of the enrollment service: roster import, manual add/update, withdrawal.
+
+Every route needs an operator API key (X-API-Key). NIPs travel in bodies, never in URLs.
+"""
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from shared.events import EnrolledData
+from shared.http import read_body
+from shared.programs import Programs
+
+from . import handlers, roster_file
+
+CSV = "text/csv"
+
+
+class ParticipantIn(BaseModel):
+    nip: str = Field(examples=["198503122010011004"])
+    name: str = Field(examples=["Dr. Siti Nur'aini, S.Sos., M.I.Kom."])
+    jenjang: str = Field(examples=["ahli_pertama"])
+    unit_kerja: str = Field(examples=["Biro Hubungan Masyarakat dan Komunikasi Publik"])
+    email: str | None = None
+
+
+class WithdrawalIn(BaseModel):
+    nip: str
+    reason: str = Field(min_length=1, max_length=200, examples=["mutasi ke instansi lain"])
+
+
+class Accepted(BaseModel):
+    status: str
+    event_id: str | None = None
+
+
+def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
+    router = APIRouter(prefix="/api/roster", tags=["roster (operators)"], dependencies=[Depends(operator)])
+
+    def known(program_id: str) -> str:
+        if program_id not in programs:
+            raise HTTPException(404, f"unknown program {program_id!r}")
+        return program_id
+
+    @router.post(
+        "/{program_id}/import",
+        summary="Import the roster from CSV (or XLSX): validated per row, idempotent",
+        openapi_extra={"requestBody": {"content": {CSV: {"schema": {"type": "string"}},
+                                                   roster_file.XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
+    )  # fmt: skip
+    async def import_roster(
+        request: Request,
+        program_id: str = Depends(known),
+        dry_run: bool = Query(False, description="validate and report; publish nothing"),
+        accept_valid_rows: bool = Query(False, description="publish the valid rows even when others have errors"),
+    ) -> JSONResponse:
+        content = await read_body(request, roster_file.MAX_BYTES)
+        try:
+            table = roster_file.read_table(content, request.headers.get("content-type", CSV))
+            parsed = roster_file.parse(program_id, table, programs)
+        except roster_file.UnreadableFile as e:
+            raise HTTPException(400, str(e)) from None
+        # All or nothing by default: a file with errors changes nothing until fixed.
+        blocked = bool(parsed.errors) and not accept_valid_rows
+        report = await handlers.import_roster(
+            program_id, parsed, deps["roster"], deps["publisher"], dry_run=dry_run or blocked
+        )
+        body = asdict(report)
+        if blocked and not dry_run:
+            body["detail"] = "rows have errors: nothing imported (fix them, or pass accept_valid_rows=true)"
+            return JSONResponse(body, status_code=422)
+        return JSONResponse(body)
+
+    @router.put("/{program_id}/participants", status_code=202, response_model=Accepted,
+                summary="Add a participant, or update one (published as `enrolled`)")  # fmt: skip
+    async def put_participant(body: ParticipantIn, program_id: str = Depends(known)) -> Accepted:
+        data = _validated(EnrolledData, {**body.model_dump(exclude_none=True), "program_id": program_id}, programs)
+        try:
+            event = await handlers.put_participant(data, deps["roster"], deps["publisher"])
+        except handlers.Withdrawn as e:
+            raise HTTPException(409, str(e)) from None
+        return Accepted(status="unchanged") if event is None else Accepted(status="accepted", event_id=event.id)
+
+    @router.post("/{program_id}/withdrawals", status_code=202, response_model=Accepted,
+                 summary="Withdraw a participant: no certificate afterwards (published as `withdrawn`)")  # fmt: skip
+    async def withdraw(body: WithdrawalIn, program_id: str = Depends(known)) -> Accepted:
+        _validated(EnrolledData, {"program_id": program_id, "nip": body.nip, "name": "-", "jenjang": "ahli_pertama",
+                                  "unit_kerja": "-"}, programs)  # fmt: skip  (the NIP rules)
+        try:
+            event = await handlers.withdraw(program_id, body.nip, body.reason, deps["roster"], deps["publisher"])
+        except handlers.NotEnrolled as e:
+            raise HTTPException(404, str(e)) from None
+        return Accepted(status="accepted", event_id=event.id)
+
+    @router.get("/{program_id}/participants", summary="The roster, page by page")
+    async def participants(program_id: str = Depends(known), limit: int = Query(100, ge=1, le=1000),
+                           offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
+        entries = await deps["roster"].entries(program_id, limit, offset)
+        return {
+            "program_id": program_id,
+            "total": await deps["roster"].count(program_id),
+            "participants": [
+                {**(e.participant.as_dict() if e.participant else {}), "status": "withdrawn" if e.withdrawn else "enrolled",
+                 "withdrawal_reason": e.withdrawal_reason}
+                for e in entries
+            ],
+        }  # fmt: skip
+
+    return router
+
+
+def _validated(model, values: dict, programs: Programs):
+    try:
+        return model.model_validate(values, context={"programs": programs})
+    except ValidationError as e:
+        details = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+                   for err in e.errors(include_url=False)]  # fmt: skip
+        raise HTTPException(422, details) from None
+
