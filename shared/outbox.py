@@ -9,6 +9,7 @@ again with the same event id, and consumers dedupe on (source, id).
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def with_outbox(update: dict[str, Any], routing_key: str, event: CloudEvent) -> dict[str, Any]:
     """Add the event to a document update, so that both land in one atomic write."""
-    entry = {"routing_key": routing_key, "event": event.model_dump(mode="json", exclude_none=True), "published": False}
+    entry = {"routing_key": routing_key, "event": event.model_dump(mode="json", exclude_none=True), "published": False,
+             "written_at": time.time()}  # fmt: skip
     return {
         **update,
         "$set": {**update.get("$set", {}), f"outbox.{event.id}": entry},
@@ -50,28 +52,32 @@ class MongoOutbox:
         doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
         return await self._publish_pending(doc) if doc else 0
 
-    async def flush_all(self, limit: int = 500) -> int:
+    async def flush_all(self, limit: int = 500, older_than_s: float = 0.0) -> int:
         sent = 0
         cursor = self._collection.find({"outbox_pending": {"$gt": 0}}, {"outbox": 1})
         async for doc in cursor.limit(limit):
-            sent += await self._publish_pending(doc)
+            sent += await self._publish_pending(doc, time.time() - older_than_s)
         return sent
 
-    async def _publish_pending(self, doc: dict[str, Any]) -> int:
+    async def _publish_pending(self, doc: dict[str, Any], written_before: float | None = None) -> int:
         sent = 0
         for event_id, entry in (doc.get("outbox") or {}).items():
             if entry["published"]:
                 continue
+            if written_before is not None and entry.get("written_at", 0) > written_before:
+                continue  # its handler is most likely publishing it right now
             await self._publisher.publish(entry["routing_key"], CloudEvent.model_validate(entry["event"]))
             await self._mark_published(doc["_id"], event_id)
             sent += 1
         return sent
 
-    async def relay(self, interval_s: float) -> None:
-        """Background task: catches what a crash or a broker outage left unpublished."""
+    async def relay(self, interval_s: float, grace_s: float = 5.0) -> None:
+        """Background task: catches what a crash or a broker outage left unpublished. Entries
+        younger than `grace_s` are left to the handler that wrote them (which publishes at once),
+        so the relay does not announce the same event a second time in the common case."""
         while True:
             try:
-                if sent := await self.flush_all():
+                if sent := await self.flush_all(older_than_s=grace_s):
                     log.info("outbox relay published %d pending events", sent)
             except asyncio.CancelledError:
                 raise

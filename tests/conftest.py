@@ -75,3 +75,19 @@ def amqp_url():
 def artefacts() -> Path:
     ARTEFACTS.mkdir(exist_ok=True)
     return ARTEFACTS
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    path: Path
+    passphrase: str
+
+
+@pytest.fixture(scope="session")
+def signing_key(tmp_path_factory) -> SigningKey:
+    """A self-signed PKCS#12 key, as the local run makes on first start."""
+    from services.certificates.signing import make_self_signed
+
+    key = SigningKey(tmp_path_factory.mktemp("signing") / "signing.p12", uuid.uuid4().hex)
+    make_self_signed(key.path, key.passphrase)
+    return key

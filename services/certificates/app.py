@@ -1,6 +1,8 @@
 """Wires the certificate service: settings → runtime → subscriber → HTTP app."""
 
+import asyncio
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from faststream import AckPolicy
@@ -17,8 +19,10 @@ from shared.settings import S3Settings, ServiceSettings
 
 from . import handlers
 from .domain import Links
-from .renderer import TypstRenderer
+from .operator_api import operator_router
+from .renderer import SignedRenderer, TypstRenderer
 from .repository import MongoCertificates
+from .signing import PdfSigner
 from .storage import S3ObjectStore
 from .web import public_router
 
@@ -29,17 +33,24 @@ class Settings(ServiceSettings, S3Settings):
     mongodb_database: str = "certificates"
     http_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    # Per client address and replica, on the public PDF and verification routes.
+    public_rate_limit: str = "120/minute"
+    # PAdES signing key (PKCS#12); unset: certificates are not signed.
+    signing_pkcs12_path: Path | None = None
+    signing_pkcs12_passphrase: str = ""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = Runtime(SERVICE, settings)
     rt.publisher.declare(contract.CERTIFICATE_ISSUED, "A certificate was issued: where to fetch and verify it.")
+    rt.publisher.declare(contract.CERTIFICATE_REVOKED, "An operator revoked a certificate (with the reason).")
     programs = Programs.load(settings.programs_dir)
     links = Links(settings.public_base_url)
     store = S3ObjectStore(settings)
     accepted = {contract.TYPE_BY_ROUTING_KEY[contract.COMPLETED]: CompletedData}
-    renderer = TypstRenderer()
+    signer = PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase) if settings.signing_pkcs12_path else None
+    renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
     state: dict = {}
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
     rt.checks["object_store"] = store.ping
@@ -62,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         repo = MongoCertificates(await rt.connect_database())
         app.state.certificates = repo
+        state["repo"] = repo
         state["issuing"] = handlers.Issuing(repo, renderer, store, links)
         state["outbox"] = outbox = MongoOutbox(repo.collection, rt.publisher)
         await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
@@ -71,10 +83,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await rt.stop()
 
+    async def publish(cert, routing_key: str, event) -> None:
+        """After an operator's write: publish its outbox entry now (the relay covers a crash)."""
+        await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, routing_key, event))
+
     app = rt.http_app("Humas certificate service", lifespan)
     app.state.store = store
-    app.include_router(public_router(programs, links))
+    app.include_router(public_router(programs, links, settings.public_rate_limit, signature_checker(signer)))
+    app.include_router(operator_router(programs, rt.operator, state, publish))
     return app
+
+
+def signature_checker(signer: PdfSigner | None):
+    """For the verification page: is the stored document's signature intact? Checked on the
+    bytes in the object store (so tampering there shows), remembered per document hash."""
+    if signer is None:
+        return None
+    known: dict[str, dict | None] = {}
+
+    async def check(cert, store) -> dict | None:
+        if cert.sha256 not in known:
+            pdf = await store.get(cert.object_key)
+            known[cert.sha256] = await asyncio.to_thread(signer.check, pdf)
+        return known[cert.sha256]
+
+    return check
 
 
 def main() -> None:

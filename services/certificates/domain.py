@@ -1,12 +1,13 @@
 """What a certificate is and says: pure, no I/O."""
 
 import datetime as dt
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from shared.events import CertificateIssuedData, CompletedData
+from shared.events import CertificateIssuedData, CertificateRevokedData, CompletedData
 from shared.nip import group_nip, mask_nip
 from shared.programs import Program
 
@@ -46,6 +47,14 @@ def new_code() -> str:
     return secrets.token_urlsafe(16)
 
 
+_CODE = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def is_code(text: str) -> bool:
+    """Only the shape `new_code` makes: anything else is unknown before the database is asked."""
+    return bool(_CODE.fullmatch(text))
+
+
 @dataclass(frozen=True)
 class Certificate:
     certificate_id: str
@@ -64,7 +73,10 @@ class Certificate:
     number: str | None = None
     sha256: str | None = None
     object_key: str | None = None
-    status: str = "pending"
+    status: str = "pending"  # pending → valid → revoked | superseded
+    supersedes: str | None = None  # the certificate_id of the revision this one replaces
+    superseded_by: str | None = None
+    revoked_at: dt.datetime | None = None
 
     @property
     def issued(self) -> bool:
@@ -76,6 +88,14 @@ class Certificate:
     def object_key_for(self, sha256: str) -> str:
         # Content-addressed and free of personal data: a re-render never overwrites served bytes.
         return f"{self.program_id}/{self.certificate_id}/{sha256}.pdf"
+
+
+STATUS_WORDS = {"valid": "sah", "revoked": "dicabut", "superseded": "digantikan", "pending": "dalam proses"}
+CORRECTABLE = ("name", "jenjang", "unit_kerja")
+
+
+class NotAllowed(ValueError):
+    """An operator action this certificate's state does not allow (HTTP 409)."""
 
 
 def draft(data: CompletedData, now: dt.datetime) -> Certificate:
@@ -93,6 +113,35 @@ def draft(data: CompletedData, now: dt.datetime) -> Certificate:
         completed_at=data.completed_at,
         issued_at=now,
     )
+
+
+def revised(old: Certificate, corrections: dict, now: dt.datetime) -> Certificate:
+    """The next revision after a correction of the holder's data: a new id and code, the same
+    official number (it is the same certificate, corrected), issued now."""
+    if old.status != "valid":
+        raise NotAllowed(f"only a valid certificate can be re-issued; this one is {old.status}")
+    unknown = set(corrections) - set(CORRECTABLE)
+    if unknown:
+        raise NotAllowed(f"cannot correct {sorted(unknown)}; correctable: {list(CORRECTABLE)}")
+    if all(getattr(old, k) == v for k, v in corrections.items()):
+        raise NotAllowed("the corrections change nothing")
+    return replace(old, certificate_id=str(uuid.uuid4()), code=new_code(), revision=old.revision + 1,
+                   issued_at=now, sha256=None, object_key=None, status="pending", supersedes=old.certificate_id,
+                   superseded_by=None, revoked_at=None, **corrections)  # fmt: skip
+
+
+def revocable(cert: Certificate) -> None:
+    if cert.status != "valid":
+        raise NotAllowed(f"only a valid certificate can be revoked; this one is {cert.status}")
+
+
+def revoked_data(cert: Certificate, reason: str, now: dt.datetime) -> CertificateRevokedData:
+    return CertificateRevokedData(program_id=cert.program_id, nip=cert.nip, certificate_id=cert.certificate_id,
+                                  reason=reason, revoked_at=now)  # fmt: skip
+
+
+def revoked_event_id(cert: Certificate) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"humas:certificate-revoked:{cert.certificate_id}"))
 
 
 @dataclass(frozen=True)
@@ -149,10 +198,16 @@ def issued_event_id(cert: Certificate) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"humas:certificate-issued:{cert.certificate_id}:{cert.revision}"))
 
 
-def public_view(program: Program | None, cert: Certificate, links: Links) -> dict:
-    """What the public verification page and its JSON show: name yes, full NIP and e-mail never."""
+def public_view(program: Program | None, cert: Certificate, links: Links, current: Certificate | None = None) -> dict:
+    """What the public verification page and its JSON show: name yes, full NIP and e-mail never.
+    `current` is the revision that replaced a superseded one."""
     return {
         "status": cert.status,
+        "status_word": STATUS_WORDS.get(cert.status, cert.status),
+        "revoked_at": cert.revoked_at.isoformat() if cert.revoked_at else None,
+        "revoked_on": tanggal(cert.revoked_at) if cert.revoked_at else None,
+        "current_verify_url": links.verify(current.code) if current else None,
+        "current_number": current.number if current else None,
         "certificate_id": cert.certificate_id,
         "number": cert.number,
         "program_id": cert.program_id,

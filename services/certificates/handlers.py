@@ -1,5 +1,6 @@
 """issue_certificate: each step is idempotent, so a redelivered or concurrent `completed`
-resumes where the last attempt stopped and never makes a second certificate or number."""
+resumes where the last attempt stopped and never makes a second certificate or number.
+revoke_certificate and reissue_certificate are the operator's actions, recorded in history."""
 
 import datetime as dt
 import hashlib
@@ -25,11 +26,20 @@ class Issuing:
     links: domain.Links
 
 
+class NotFound(LookupError):
+    pass
+
+
 async def issue_certificate(
     data: CompletedData, program: Program, deps: Issuing, now: dt.datetime | None = None
 ) -> tuple[domain.Certificate, CloudEvent | None]:
     """The certificate, and the `certificate.issued` event when this call stored it."""
     cert = await deps.certificates.add_or_get(domain.draft(data, now or dt.datetime.now(dt.UTC)))
+    return await _finish(cert, program, deps)
+
+
+async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
+    """Number (first revision only), render, store, mark issued: resumable at every step."""
     if cert.issued:
         return cert, None
     cert = await deps.certificates.assign_number(cert, program)
@@ -43,3 +53,35 @@ async def issue_certificate(
     )
     stored = await deps.certificates.mark_issued(cert, sha256, key, event)
     return stored, event if stored.sha256 == sha256 else None
+
+
+async def _by_code(code: str, deps: Issuing) -> domain.Certificate:
+    cert = await deps.certificates.by_code(code)
+    if cert is None:
+        raise NotFound("unknown certificate")
+    return cert
+
+
+async def revoke_certificate(code: str, reason: str, by: str, deps: Issuing,
+                             now: dt.datetime | None = None) -> tuple[domain.Certificate, CloudEvent]:  # fmt: skip
+    cert = await _by_code(code, deps)
+    domain.revocable(cert)
+    data = domain.revoked_data(cert, reason, now or dt.datetime.now(dt.UTC))
+    event = new_event(contract.CERTIFICATE_REVOKED, SOURCE, data, id=domain.revoked_event_id(cert), time=data.revoked_at)
+    return await deps.certificates.revoke(cert, reason, by, event), event
+
+
+async def reissue_certificate(
+    code: str, corrections: dict, reason: str, by: str, program: Program, deps: Issuing, now: dt.datetime | None = None
+) -> tuple[domain.Certificate, CloudEvent | None]:
+    """A new revision with the corrected data; the old one becomes superseded. Retrying after a
+    crash finishes the same revision (its holder key is unique), never a second one."""
+    old = await _by_code(code, deps)
+    now = now or dt.datetime.now(dt.UTC)
+    draft = domain.revised(old, corrections, now)
+    history = {"reissued": {"at": now.astimezone(dt.UTC).isoformat(), "by": by, "reason": reason,
+                            "supersedes": old.certificate_id, "corrected": sorted(corrections)}}  # fmt: skip
+    new = await deps.certificates.add_or_get(draft, history)
+    new, event = await _finish(new, program, deps)
+    await deps.certificates.mark_superseded(old, new, by, reason)
+    return new, event

@@ -49,3 +49,17 @@ class TypstRenderer:
 
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return await asyncio.to_thread(self.render_sync, template, content, timestamp)
+
+
+class SignedRenderer:
+    """Renders, then signs (PAdES): what is stored and served is the signed document."""
+
+    def __init__(self, renderer: TypstRenderer, signer):
+        self._renderer = renderer
+        self._signer = signer
+
+    def render_sync(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
+        return self._signer.sign(self._renderer.render_sync(template, content, timestamp))
+
+    async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
+        return await asyncio.to_thread(self.render_sync, template, content, timestamp)

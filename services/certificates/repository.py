@@ -9,7 +9,6 @@ Uniqueness lives in single-field keys: nx-27017 does not use compound indexes (i
 """
 
 import asyncio
-
 import dataclasses
 import datetime as dt
 from typing import Protocol
@@ -21,7 +20,7 @@ from shared.events import CloudEvent
 from shared.outbox import with_outbox
 from shared.programs import Program
 
-from .domain import Certificate
+from .domain import Certificate, NotAllowed
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
 
@@ -31,6 +30,9 @@ class CertificateRepository(Protocol):
     async def assign_number(self, cert: Certificate, program: Program) -> Certificate: ...
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate: ...
     async def by_code(self, code: str) -> Certificate | None: ...
+    async def by_id(self, certificate_id: str) -> Certificate | None: ...
+    async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate: ...
+    async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None: ...
 
 
 class MongoCertificates:
@@ -46,8 +48,10 @@ class MongoCertificates:
         await c.create_index("seq_key", unique=True, partialFilterExpression={"seq_key": {"$exists": True}})
         await c.create_index("outbox_pending")
 
-    async def add_or_get(self, draft: Certificate) -> Certificate:
+    async def add_or_get(self, draft: Certificate, history: dict | None = None) -> Certificate:
         doc = _to_doc(draft)
+        if history:
+            doc["history"] = history
         try:
             await self.collection.insert_one(doc)
             return draft
@@ -81,7 +85,9 @@ class MongoCertificates:
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate:
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
-            with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid"}}, "certificate.issued", event),
+            with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid",
+                                  "history.issued": {"at": _at(cert.issued_at), "sha256": sha256}}},
+                        "certificate.issued", event),  # fmt: skip
         )
         if result.modified_count == 1:
             return dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
@@ -92,6 +98,50 @@ class MongoCertificates:
         doc = await self.collection.find_one({"code": code})
         return _from_doc(doc) if doc else None
 
+    async def by_id(self, certificate_id: str) -> Certificate | None:
+        doc = await self.collection.find_one({"_id": certificate_id})
+        return _from_doc(doc) if doc else None
+
+    async def history(self, certificate_id: str) -> list[dict]:
+        doc = await self.collection.find_one({"_id": certificate_id}, {"history": 1})
+        entries = [{"action": action, **entry} for action, entry in ((doc or {}).get("history") or {}).items()]
+        return sorted(entries, key=lambda e: e["at"])
+
+    async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate:
+        """valid → revoked, with the history entry and the `certificate.revoked` outbox entry, in
+        one conditional write: of two concurrent revocations exactly one wins."""
+        at = event.data["revoked_at"]
+        result = await self.collection.update_one(
+            {"_id": cert.certificate_id, "status": "valid"},
+            with_outbox({"$set": {"status": "revoked", "revoked_at": at,
+                                  "history.revoked": {"at": at, "by": by, "reason": reason}}},
+                        "certificate.revoked", event),  # fmt: skip
+        )
+        current = await self.by_id(cert.certificate_id)
+        if result.modified_count != 1:
+            raise NotAllowed(f"only a valid certificate can be revoked; this one is {current.status}")
+        return current
+
+    async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None:
+        entry = {"at": _at(new.issued_at), "by": by, "reason": reason, "by_revision": new.revision,
+                 "superseded_by": new.certificate_id}  # fmt: skip
+        await self.collection.update_one(
+            {"_id": old.certificate_id, "status": "valid"},
+            {"$set": {"status": "superseded", "superseded_by": new.certificate_id, "history.superseded": entry}},
+        )
+
+    async def find(self, filters: dict, limit: int, offset: int) -> tuple[int, list[Certificate]]:
+        query = {k: v for k, v in filters.items() if v is not None}
+        total = await self.collection.count_documents(query)
+        cursor = self.collection.find(query).sort([("seq", 1), ("revision", 1)]).skip(offset).limit(limit)
+        return total, [_from_doc(doc) async for doc in cursor]
+
+    async def each(self, program_id: str, status: str | None = "valid"):
+        """Every certificate of a program in number order, streamed (never all in memory)."""
+        query = {"program_id": program_id, **({"status": status} if status else {})}
+        async for doc in self.collection.find(query).sort([("seq", 1), ("revision", 1)]).batch_size(200):
+            yield _from_doc(doc)
+
 
 def _to_doc(cert: Certificate) -> dict:
     doc = {k: v for k, v in dataclasses.asdict(cert).items() if v is not None}
@@ -101,8 +151,16 @@ def _to_doc(cert: Certificate) -> dict:
     return doc
 
 
+def _at(time: dt.datetime) -> str:
+    # Times inside updates are stored as ISO text: nx-27017 turns a datetime `$set` on an existing
+    # document into a naive string.
+    return time.astimezone(dt.UTC).isoformat()
+
+
 def _from_doc(doc: dict) -> Certificate:
     values = {k: doc.get(k) for k in _FIELDS if k != "certificate_id"}
+    if isinstance(values["revoked_at"], str):
+        values["revoked_at"] = dt.datetime.fromisoformat(values["revoked_at"])
     values["sessions"] = tuple(values["sessions"] or ())
     for key in ("completed_at", "issued_at"):
         if isinstance(values[key], dt.datetime) and values[key].tzinfo is None:

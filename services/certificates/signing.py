@@ -1,0 +1,116 @@
+"""PAdES signatures with pyHanko: sign the rendered PDF with the configured key, and tell
+whether a PDF's signature is intact.
+
+The key and certificate come from a PKCS#12 file (SIGNING_PKCS12_PATH, passphrase in
+SIGNING_PKCS12_PASSPHRASE). The local run makes a self-signed one on first start
+(`make_self_signed`); a ministry deployment configures the bureau's real one. Signing is an
+incremental update of the PDF/A document, as PDF/A-2 allows.
+"""
+
+import datetime as dt
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+FIELD = "TandaTanganBiroHumas"
+
+
+@dataclass
+class PdfSigner:
+    pkcs12_path: Path
+    passphrase: str
+
+    def __post_init__(self):
+        self._signer = signers.SimpleSigner.load_pkcs12(str(self.pkcs12_path), passphrase=self.passphrase.encode())
+        if self._signer is None:
+            raise ValueError(f"cannot load the signing key from {self.pkcs12_path} (wrong passphrase?)")
+        self._trust = ValidationContext(trust_roots=[self._signer.signing_cert])
+
+    @property
+    def subject(self) -> str:
+        return _common_name(self._signer.signing_cert)
+
+    def sign(self, pdf: bytes) -> bytes:
+        meta = signers.PdfSignatureMetadata(
+            field_name=FIELD,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            reason="Sertifikat Humas Level Up",
+            location="Jakarta",
+        )
+        out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), meta, signer=self._signer)
+        return out.getvalue()
+
+    def check(self, pdf: bytes) -> dict | None:
+        return check_signature(pdf, self._trust)
+
+
+def check_signature(pdf: bytes, trust: ValidationContext | None = None) -> dict | None:
+    """{"intact", "valid", "trusted", "signer"} for the document's signature, None if unsigned.
+    `trusted` means the signing certificate is the one this service signs with."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        signatures = reader.embedded_signatures
+    except Exception:  # not a PDF pyHanko can read: no signature to speak of
+        return None
+    if not signatures:
+        return None
+    # An untrusted (e.g. self-signed) signer is an answer, not an error: keep pyHanko quiet about it.
+    logging.getLogger("pyhanko.sign.validation").setLevel(logging.CRITICAL)
+    status = validate_pdf_signature(signatures[0], trust or ValidationContext(trust_roots=[]))
+    return {
+        "intact": bool(status.intact),
+        "valid": bool(status.valid),
+        "trusted": bool(status.trusted),
+        "signer": _common_name(status.signing_cert) if status.signing_cert else None,
+        "covers_whole_file": signatures[0].coverage.name == "ENTIRE_FILE",
+    }
+
+
+def _common_name(cert) -> str:
+    return cert.subject.native.get("common_name") or cert.subject.human_friendly
+
+
+def make_self_signed(path: Path, passphrase: str, common_name: str = "CONTOH Biro Humas Kemenag (uji coba)") -> None:
+    """A self-signed key and certificate for local runs and tests; never for real certificates."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kementerian Agama Republik Indonesia (CONTOH)"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_cert_sign=True,
+                                     crl_sign=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    data = pkcs12.serialize_key_and_certificates(
+        b"signing", key, cert, None, serialization.BestAvailableEncryption(passphrase.encode())
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_bytes(data)
