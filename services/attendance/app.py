@@ -19,7 +19,8 @@ from shared.runtime import Runtime, serve
 from shared.settings import ServiceSettings
 
 from . import handlers
-from .repository import MongoAttendanceBook
+from .api import attendance_router
+from .repository import MongoAttendanceBook, MongoAttendanceReports
 
 SERVICE = "attendance"
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         deps["book"] = book = MongoAttendanceBook(await rt.connect_database())
+        deps["reports"] = MongoAttendanceReports(rt.db)
         deps["outbox"] = outbox = MongoOutbox(book.participants, rt.publisher)
         await retry_transient(book.ensure_indexes, give_up_after=settings.startup_timeout_s)
         await rt.start_consuming()
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rt.stop()
 
     app = rt.http_app("Humas attendance service", lifespan)
+    app.include_router(attendance_router(programs, rt.operator, deps))
     return app
 
 

@@ -44,3 +44,37 @@ def completion(
         jp=program.jp_for(counted),
         completed_at=now,
     )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a participant stands: what counted, what is left, whether completion is still possible."""
+
+    nip: str
+    participant: Participant | None
+    presence: dict[int, int | None]  # session → minutes reported (None: presence without minutes)
+    counted: tuple[int, ...]
+    jp: int
+    sessions_remaining: int
+    can_still_complete: bool
+    completed: bool
+    withdrawn: bool
+
+    @property
+    def status(self) -> str:
+        if self.completed:
+            return "completed"
+        if self.withdrawn:
+            return "withdrawn"
+        return "in_progress" if self.can_still_complete else "cannot_complete"
+
+
+def progress(program: Program, nip: str, participant: Participant | None, presence: dict[int, int | None],
+             counted: set[int], completed: bool, withdrawn: bool, today: dt.date) -> Progress:  # fmt: skip
+    """Sessions remaining are those not yet held (dated today or later). A participant can still
+    complete while the counted sessions plus the remaining ones can reach the rule; a late
+    report for a past session (accepted until the program closes) is counted when it arrives."""
+    remaining = sum(1 for s in program.sessions if s.date >= today and s.number not in counted)
+    possible = not withdrawn and (completed or len(counted) + remaining >= program.completion.min_sessions)
+    return Progress(nip, participant, dict(sorted(presence.items())), tuple(sorted(counted)), program.jp_for(counted),
+                    remaining, possible, completed, withdrawn)  # fmt: skip

@@ -119,3 +119,38 @@ def _attendee(program_id: str, nip: str, doc: dict | None) -> Attendee:
     counted = frozenset(int(k[1:]) for k, v in (doc.get("counted") or {}).items() if v)
     return Attendee(program_id, nip, participant, counted, bool(doc.get("completed")), bool(doc.get("eligible")),
                     bool(doc.get("withdrawn")))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Record:
+    """One participant's whole attendance, for reports."""
+
+    nip: str
+    participant: Participant | None
+    presence: dict[int, int | None]
+    counted: frozenset[int]
+    completed: bool
+    withdrawn: bool
+
+
+class MongoAttendanceReports:
+    """Read side for the operator API: everything of a program, streamed from one collection."""
+
+    def __init__(self, db: AsyncDatabase):
+        self.participants = db["participants"]
+
+    async def records(self, program_id: str):
+        projection = {"outbox": 0}
+        async for doc in self.participants.find({"program_id": program_id}, projection).sort("_id", 1).batch_size(500):
+            yield _record(doc)
+
+    async def record(self, program_id: str, nip: str) -> Record | None:
+        doc = await self.participants.find_one({"_id": participant_key(program_id, nip)}, {"outbox": 0})
+        return _record(doc) if doc else None
+
+
+def _record(doc: dict) -> Record:
+    attendee = _attendee(doc["program_id"], doc["nip"], doc)
+    # A presence reported without minutes is stored as 0 minutes ($max needs a number).
+    presence = {int(k[1:]): v for k, v in (doc.get("presence") or {}).items()}
+    return Record(doc["nip"], attendee.participant, presence, attendee.counted, attendee.completed, attendee.withdrawn)

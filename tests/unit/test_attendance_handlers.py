@@ -123,3 +123,29 @@ async def test_a_withdrawn_participant_never_completes_but_an_earlier_completion
     await replay([enrolled()] + [attended(s) for s in range(1, 17)], other)
     await handlers.record_withdrawal(WithdrawnData(program_id=PROGRAM.id, nip=NIP, reason="x", withdrawn_at=T0), other)
     assert (PROGRAM.id, NIP) in other.completed
+
+
+@pytest.mark.parametrize(
+    ("counted", "today", "can"),
+    [
+        (set(), dt.date(2026, 2, 1), True),  # before the first session: all 16 ahead
+        (set(range(1, 5)), dt.date(2026, 6, 1), True),  # 4 counted + 8 sessions left (12 Jun-25 Sep) = 12
+        (set(range(1, 4)), dt.date(2026, 6, 1), False),  # 3 + 8 = 11 < 12: no longer possible
+        (set(range(1, 13)), dt.date(2026, 12, 1), True),  # rule met
+        (set(range(1, 12)), dt.date(2026, 12, 1), False),  # 11 and nothing left
+    ],
+)
+def test_progress_says_whether_completion_is_still_possible(counted, today, can):
+    from services.attendance.domain import progress
+
+    p = progress(PROGRAM, NIP, None, dict.fromkeys(counted, 100), counted, False, False, today)
+    assert p.can_still_complete is can and p.jp == 2 * len(counted)
+    assert p.status == ("in_progress" if can else "cannot_complete")
+
+
+def test_progress_of_a_withdrawn_or_completed_participant():
+    from services.attendance.domain import progress
+
+    assert progress(PROGRAM, NIP, None, {}, set(), False, True, dt.date(2026, 2, 1)).status == "withdrawn"
+    done = progress(PROGRAM, NIP, None, {1: 100}, set(range(1, 17)), True, False, dt.date(2026, 12, 1))
+    assert done.status == "completed" and done.can_still_complete and done.sessions_remaining == 0
