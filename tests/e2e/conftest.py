@@ -49,10 +49,11 @@ def rabbitmq_passwords() -> dict[str, str]:
 
 
 @pytest.fixture
-def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_passwords):
+def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_passwords, signing_key):
     env = {"AMQP_URL": amqp_url, "MONGODB_URL": mongodb_url, "S3_ENDPOINT": s3.endpoint,
            "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
-           "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3"}  # fmt: skip
+           "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3", "SIGNING_PKCS12_PATH": str(signing_key.path),
+           "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase}  # fmt: skip
     system = System(env, {name: unique(name) for name in processes.SERVICES}, tmp_path)
     system.amqp_urls = with_service_users(amqp_url, rabbitmq_passwords)
     for name in processes.SERVICES:

@@ -1,9 +1,12 @@
 """The three services as separate processes, driven only through the contract."""
 
+import asyncio
 import datetime as dt
 import hashlib
 import io
 import random
+import shutil
+import subprocess
 
 import httpx
 import pytest
@@ -18,7 +21,20 @@ pytestmark = pytest.mark.e2e
 PROGRAM = "humas-level-up-2026"
 
 
-async def test_a_year_through_the_contract_ends_in_verifiable_certificates(system, amqp_url):
+def browser_screenshot(url: str, out, width: int = 412, height: int = 1500):
+    """The verification page as a phone shows it, in real headless Chromium (Debian's)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed (scripts/test installs Debian's package)")
+    out.unlink(missing_ok=True)
+    subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--window-size={width},{height}", f"--screenshot={out}", url],
+                   check=True, capture_output=True, timeout=90)  # fmt: skip
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return out
+
+
+async def test_a_year_through_the_contract_ends_in_verifiable_certificates(system, amqp_url, artefacts):
     rng = random.Random(13)
     people = {
         "all16": (make_nip(rng, 1), "Dra. Hj. Nur'aini Siregar, M.Si.", range(1, 17)),
@@ -56,6 +72,9 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
             assert f"{2 * len(list(sessions))}jampelajaran" in text
             verify = (await http.get(data["verify_url"], headers={"Accept": "application/json"})).json()
             assert verify["status"] == "valid" and verify["sha256"] == data["sha256"] and verify["name"] == name
+            assert verify["signature"]["intact"], "signed with the configured key, intact as stored"
+    screenshot = await asyncio.to_thread(browser_screenshot, by_nip[people["all16"][0]]["verify_url"], artefacts / "verify-page.png")
+    assert screenshot.stat().st_size > 10_000, "a rendered page, not a blank one"
 
     mongo = AsyncMongoClient(system.mongodb_url, tz_aware=True)
     certificates = mongo[system.databases["certificates"]]["certificates"]

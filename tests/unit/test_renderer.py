@@ -85,3 +85,19 @@ def test_save_a_picture_of_the_certificate(artefacts):
     png = typst.compile(str(TEMPLATES / PROGRAM.template), format="png", ppi=110, sys_inputs={"data": data})
     (artefacts / "certificate.png").write_bytes(png)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def test_a_200_character_name_stays_on_one_page_and_is_printed_whole(renderer, artefacts):
+    name = ("Prof. Dr. Hj. Ni Luh Putu Ayu Ḍewi Šārmā Kusumawardhani Siti Nurhaliza binti Abdurrahman "
+            "Al-Banjari O'Connor-Wijayakusuma, S.Sos.I., M.I.Kom., M.Si., Ph.D., CPR., CPM. ")  # fmt: skip
+    name = (name * 2)[:200].strip()
+    assert len(name) >= 199
+    cert = certificate(name)
+    pdf = renderer.render_sync(PROGRAM.template, domain.content(PROGRAM, cert, LINKS), NOW)
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1, "no overflow onto a second page"
+    assert "".join(name.split()) in "".join(text_of(pdf).split())
+    content = domain.content(PROGRAM, cert, LINKS)
+    data = json.dumps({**content, "qr_svg": qr_svg(content["verify_url"])})
+    png = typst.compile(str(TEMPLATES / PROGRAM.template), format="png", ppi=80, sys_inputs={"data": data})
+    (artefacts / "certificate-long-name.png").write_bytes(png)
