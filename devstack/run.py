@@ -8,10 +8,12 @@ Stays up until Ctrl-C and stops everything it started. Data lives in .data/ and 
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import time
 from pathlib import Path
 
+from shared import auth
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
@@ -29,7 +31,8 @@ LOCAL_S3_PORTS = {"master.port": 19333, "master.port.grpc": 29333, "volume.port"
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-demo", action="store_true", help="run the services without the demo")
-    parser.add_argument("--participants", type=int, default=12, help="demo cohort size (default 12)")
+    parser.add_argument("--participants", type=int, default=demo.SEED_SIZE,
+                        help=f"demo cohort size (default {demo.SEED_SIZE}, the real cohort's size and jenjang mix)")  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".data")
     parser.add_argument("--program", default="humas-level-up-2026")
     return parser.parse_args()
@@ -87,16 +90,27 @@ def main() -> None:
             s3.make_bucket(env.setdefault("S3_BUCKET", "certificates"))
         print("• S3:", env["S3_ENDPOINT"], "bucket", env.get("S3_BUCKET", "certificates"))
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{SERVICES['certificates']}")
+        api_key = _operator_key(env, args.data_dir)
+        _signing_key(env, args.data_dir)
         running.extend(processes.start(name, port, {**env, "AMQP_URL": amqp_urls[name]}, logs)
                        for name, port in SERVICES.items())  # fmt: skip
         for service in running:
             processes.wait_ready(service)
             print(f"• {service.name} ready on {service.url} (log: {service.log})")
+        urls = {s.name: s.url for s in running}
         if not args.no_demo:
             program = Programs.load(REPO_ROOT / "deploy" / "programs").get(args.program)
-            issued = asyncio.run(demo.run_demo(env["AMQP_URL"], program, args.participants))
-            for data in issued:
-                print(f"  {data['number']}  {data['url']}  [{data['http']}]\n{'':>25}verify: {data['verify_url']}")
+            services = demo.Services(urls["enrollment"], urls["attendance"], urls["certificates"], api_key or "")
+            upstream_url = amqp_urls.get("upstream", env["AMQP_URL"])  # publishes as an upstream system would
+            result = asyncio.run(demo.run_demo(upstream_url, services, program, args.participants))
+            demo.print_summary(result, program)
+            for row in list(result["issued"].values())[:3]:
+                code = row["verify_url"].rsplit("/", 1)[1]
+                print(f"  {row['nomor']}  PDF {urls['certificates']}/certificates/{code}.pdf\n{'':>25}verify: {row['verify_url']}")
+        if api_key:
+            print(f"\nOperator API key (stored in {args.data_dir / 'operator-api-key'}):\n  {api_key}")
+            print(f"  curl -H 'X-API-Key: {api_key}' '{urls['attendance']}/api/attendance/{args.program}/summary'")
+        print(f"OpenAPI pages: {urls['enrollment']}/docs  {urls['attendance']}/docs  {urls['certificates']}/docs")
         print("\nRunning. Ctrl-C stops everything this command started.")
         while all(s.process.poll() is None for s in running):
             time.sleep(1)
@@ -105,6 +119,34 @@ def main() -> None:
         print("\nstopping …")
     finally:
         stop_all()
+
+
+def _operator_key(env: dict, data_dir: Path) -> str | None:
+    """A local operator key on first start (only its hash goes to the services)."""
+    if env.get("OPERATOR_API_KEYS"):
+        return env.get("OPERATOR_API_KEY")  # the operator configured their own
+    path = data_dir / "operator-api-key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(auth.new_key())
+    key = path.read_text().strip()
+    env["OPERATOR_API_KEYS"] = f"local-operator:{auth.hash_key(key)}"
+    return key
+
+
+def _signing_key(env: dict, data_dir: Path) -> None:
+    """A self-signed PAdES key on first start, unless SIGNING_PKCS12_PATH names a real one."""
+    if env.get("SIGNING_PKCS12_PATH"):
+        return
+    from services.certificates.signing import make_self_signed
+
+    path, secret = data_dir / "signing.p12", data_dir / "signing-passphrase"
+    if not path.exists():
+        secret.touch(mode=0o600)
+        secret.write_text(secrets.token_urlsafe(24))
+        make_self_signed(path, secret.read_text())
+        print(f"• made a self-signed signing key: {path} (for trials only; configure the bureau's real one)")
+    env.update(SIGNING_PKCS12_PATH=str(path), SIGNING_PKCS12_PASSPHRASE=secret.read_text())
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def _validated(model, values: dict, programs: Programs):
     try:
         return model.model_validate(values, context={"programs": programs})
     except ValidationError as e:
-        details = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        details = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
                    for err in e.errors(include_url=False)]  # fmt: skip
         raise HTTPException(422, details) from None
 

@@ -107,7 +107,7 @@ def parse(program_id: str, table: list[list[str]], programs: Programs) -> Roster
         except ValidationError as e:
             for err in e.errors(include_url=False):
                 where = ".".join(str(p) for p in err["loc"]) or None
-                result.errors.append(RowError(number, where, err["msg"]))
+                result.errors.append(RowError(number, where, err["msg"].removeprefix("Value error, ")))
             continue
         if (first := first_row_of.setdefault(data.nip, number)) != number:
             result.errors.append(RowError(number, "nip", f"the same NIP as row {first}"))
