@@ -28,7 +28,8 @@ from devstack import processes, servers
 from devstack.rabbit import fresh_vhost
 from devstack.upstream import Upstream, cloud_event
 from services.certificates import domain
-from services.certificates.renderer import TypstRenderer
+from services.certificates.renderer import SignedRenderer, TypstRenderer
+from services.certificates.signing import PdfSigner, make_self_signed
 from shared import contract
 from shared.events import completed_event_id
 from shared.programs import Programs
@@ -95,8 +96,9 @@ async def bare_database(mongodb_url: str, n: int) -> float:
     return n / elapsed
 
 
-def bare_renderer(n: int) -> float:
-    renderer = TypstRenderer()
+def bare_renderer(n: int, signing: tuple[Path, str]) -> float:
+    """The same template to a finished PDF in process: rendered and signed, as the service does."""
+    renderer = SignedRenderer(TypstRenderer(), PdfSigner(*signing))
     now = dt.datetime.now(dt.UTC)
     cert = domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
                               nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
@@ -122,8 +124,10 @@ class Stack:
         self.creds = servers.S3Credentials("bench-" + uuid.uuid4().hex[:6], uuid.uuid4().hex)
         self.s3 = servers.LocalS3(root / "s3", self.creds)
         self.running: list[processes.ServiceProcess] = []
+        self.signing = (root / "signing.p12", uuid.uuid4().hex)
 
     def __enter__(self) -> "Stack":
+        make_self_signed(*self.signing)
         self.mongo.start()
         self.s3.start()
         return self
@@ -138,7 +142,8 @@ class Stack:
         self.s3.make_bucket(bucket)
         return {"AMQP_URL": amqp_url, "MONGODB_URL": self.mongo.url, "S3_ENDPOINT": self.s3.endpoint,
                 "S3_ACCESS_KEY": self.creds.access_key, "S3_SECRET_KEY": self.creds.secret_key, "S3_BUCKET": bucket,
-                "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.5", "LOG_LEVEL": "warning", "PREFETCH": "64"}  # fmt: skip
+                "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.5", "LOG_LEVEL": "warning", "PREFETCH": "64",
+                "SIGNING_PKCS12_PATH": str(self.signing[0]), "SIGNING_PKCS12_PASSPHRASE": self.signing[1]}  # fmt: skip
 
     def start(self, names: list[str], env: dict[str, str], tag: str) -> list[processes.ServiceProcess]:
         started = []
@@ -296,8 +301,8 @@ async def main_async(args) -> dict:
         result["bare_broker_msgs_per_s"] = round(await bare_broker(amqp, n_bare, size, args.window), 1)
         print(f"• bare database: {n_bare} single-document upserts …")
         result["bare_db_upserts_per_s"] = round(await bare_database(stack.mongo.url, n_bare), 1)
-        print("• bare renderer: 300 certificates …")
-        result["bare_renderer_pdfs_per_s"] = round(bare_renderer(300), 1)
+        print("• bare renderer: 300 certificates, rendered and signed …")
+        result["bare_renderer_pdfs_per_s"] = round(bare_renderer(300, stack.signing), 1)
         print(f"• the year, scale {args.scale} …")
         result["replay"] = await replay_year(stack, amqp, args)
         print(f"• certificate stage, 1 and 2 processes, {args.cert_probe} completions each …")

@@ -23,7 +23,7 @@ def fresh_vhost(prefix: str = "test"):
         rabbitmqctl("delete_vhost", name)
 
 
-def with_service_users(amqp_url: str, passwords: dict[str, str]) -> dict[str, str]:
+def with_service_users(amqp_url: str, passwords: dict[str, str], prefix: str = "humas") -> dict[str, str]:
     """Create the per-service users on the vhost of `amqp_url`; return each role's own URL."""
     from urllib.parse import unquote, urlparse
 
@@ -31,6 +31,6 @@ def with_service_users(amqp_url: str, passwords: dict[str, str]) -> dict[str, st
 
     parsed = urlparse(amqp_url)
     vhost = unquote(parsed.path[1:]) or "/"
-    rabbitmq_users.import_into(vhost, passwords)
+    rabbitmq_users.import_into(vhost, passwords, prefix)
     host = parsed.netloc.rsplit("@", 1)[-1]
-    return {role: rabbitmq_users.amqp_url(role, pw, host, vhost) for role, pw in passwords.items()}
+    return {role: rabbitmq_users.amqp_url(role, pw, host, vhost, prefix) for role, pw in passwords.items()}

@@ -56,8 +56,9 @@ PERMISSIONS: dict[str, Permission] = {
 ROLES = tuple(PERMISSIONS)
 
 
-def username(role: str) -> str:
-    return f"humas-{role}"
+def username(role: str, prefix: str = "humas") -> str:
+    """Tests on a shared broker use their own prefix, so sessions never overwrite each other's."""
+    return f"{prefix}-{role}"
 
 
 def password_hash(password: str) -> str:
@@ -66,16 +67,16 @@ def password_hash(password: str) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
-def definitions(passwords: dict[str, str], vhost: str = "/") -> dict:
+def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "humas") -> dict:
     return {
         "users": [
-            {"name": username(role), "password_hash": password_hash(passwords[role]),
+            {"name": username(role, prefix), "password_hash": password_hash(passwords[role]),
              "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"] if role == "admin" else []}
             for role in ROLES
         ],  # fmt: skip
         "vhosts": [{"name": vhost}],
         "permissions": [
-            {"user": username(role), "vhost": vhost, "configure": p.configure, "write": p.write, "read": p.read}
+            {"user": username(role, prefix), "vhost": vhost, "configure": p.configure, "write": p.write, "read": p.read}
             for role, p in PERMISSIONS.items()
         ],
         "exchanges": [
@@ -101,19 +102,24 @@ def load_or_create_passwords(path: Path) -> dict[str, str]:
     return passwords
 
 
-def import_into(vhost: str, passwords: dict[str, str]) -> None:
+def import_into(vhost: str, passwords: dict[str, str], prefix: str = "humas") -> None:
     """Create or update the users and their permissions on `vhost` of the local broker."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        json.dump(definitions(passwords, vhost), f)
+        json.dump(definitions(passwords, vhost, prefix), f)
         f.flush()
         os.chmod(f.name, 0o644)  # the broker's own user reads it
         subprocess.run(["rabbitmqctl", "-q", "import_definitions", f.name], check=True, capture_output=True, timeout=60)
 
 
-def amqp_url(role: str, password: str, host: str, vhost: str) -> str:
+def amqp_url(role: str, password: str, host: str, vhost: str, prefix: str = "humas") -> str:
     from urllib.parse import quote
 
-    return f"amqp://{username(role)}:{quote(password, safe='')}@{host}/{quote(vhost, safe='')}"
+    return f"amqp://{username(role, prefix)}:{quote(password, safe='')}@{host}/{quote(vhost, safe='')}"
+
+
+def delete_users(prefix: str) -> None:
+    for role in ROLES:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", username(role, prefix)], capture_output=True, timeout=60)
 
 
 def main() -> None:

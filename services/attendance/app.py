@@ -10,6 +10,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
 from shared import contract
+from shared.batching import MicroBatcher
 from shared.events import AttendedData, EnrolledData, WithdrawnData
 from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_transient
 from shared.outbox import MongoOutbox
@@ -30,6 +31,9 @@ class Settings(ServiceSettings):
     http_port: int = 8002
     # Quiet time after a participant's last report before a closed program completes them.
     settle_seconds: float = Field(default=30.0, ge=0)
+    # Attendance reports written per bulk write (at most `prefetch` are in flight at once).
+    batch_size: int = Field(default=64, ge=1, le=1000)
+    prefetch: int = Field(default=128, ge=1, le=1000)
 
 
 def key(data) -> str:
@@ -66,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if not (decoded := await rt.accept(body, message, attended_q.name, attended, programs)):
                 return
             _, data = decoded
-            program = programs.get(data.program_id)
-            completed = await retry_transient(lambda: handlers.record_attendance(data, program, deps["book"]))
+            # Written together with the other reports in flight: one bulk write per batch.
+            completed = await retry_transient(lambda: deps["batcher"].submit(data))
             if completed:
                 await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
 
@@ -96,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         deps["book"] = book = MongoAttendanceBook(await rt.connect_database())
         deps["reports"] = MongoAttendanceReports(rt.db)
+        deps["batcher"] = MicroBatcher(lambda batch: handlers.record_attendance_batch(batch, programs, book),
+                                       size=settings.batch_size)  # fmt: skip
         deps["outbox"] = outbox = MongoOutbox(book.participants, rt.publisher)
         await retry_transient(book.ensure_indexes, give_up_after=settings.startup_timeout_s)
         await rt.start_consuming()

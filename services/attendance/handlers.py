@@ -11,8 +11,8 @@ from shared.events import (
     completed_event_id,
     new_event,
 )
-from shared.programs import Program
-from shared.roster import Participant, event_time
+from shared.programs import Program, Programs
+from shared.roster import Participant, event_time, participant_key
 
 from . import domain
 from .repository import AttendanceBook, Attendee
@@ -37,6 +37,18 @@ async def record_attendance(
     now = _now(now)
     attendee = await book.record(domain.presence(program, data.nip, data.session, data.minutes), now)
     return await complete_if_due(program, attendee, book, now)
+
+
+async def record_attendance_batch(
+    batch: list[AttendedData], programs: Programs, book: AttendanceBook, now: dt.datetime | None = None
+) -> list[CloudEvent | None]:
+    """`record_attendance` for many reports at once: one bulk write, one read back, then the
+    completion rule per report (a participant twice in the batch completes once)."""
+    now = _now(now)
+    presences = [domain.presence(programs.get(d.program_id), d.nip, d.session, d.minutes) for d in batch]
+    attendees = await book.record_many(presences, now)
+    return [await complete_if_due(programs.get(d.program_id), attendees[participant_key(d.program_id, d.nip)], book, now)
+            for d in batch]  # fmt: skip
 
 
 async def record_withdrawal(data: WithdrawnData, book: AttendanceBook) -> None:

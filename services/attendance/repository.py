@@ -10,9 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events import CloudEvent
 from shared.outbox import with_outbox
@@ -40,6 +40,24 @@ class AttendanceBook(Protocol):
     async def save_participant(self, participant: Participant, time: dt.datetime) -> bool: ...
     async def attendee(self, program_id: str, nip: str) -> Attendee: ...
     async def record(self, presence: Presence, now: dt.datetime) -> Attendee: ...
+    async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]: ...
+    async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]:
+        """Many presences in one unordered bulk write and one read back: keyed by participant key.
+        Each update is the same idempotent upsert as `record` (commutative `$max` and `$set`)."""
+        writes = [({"_id": participant_key(p.program_id, p.nip)}, _presence_update(p, now)) for p in presences]
+        try:
+            await self.participants.bulk_write([UpdateOne(f, u, upsert=True) for f, u in writes], ordered=False)
+        except BulkWriteError as e:
+            # Two upserts creating the same document: the loser's update applies to the winner's.
+            errors = e.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            for err in errors:
+                await self.participants.update_one(*writes[err["index"]])
+        keys = list({participant_key(p.program_id, p.nip): p for p in presences})
+        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": keys}})}
+        return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
+
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
     async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]: ...
@@ -63,19 +81,30 @@ class MongoAttendanceBook:
         return _attendee(program_id, nip, doc)
 
     async def record(self, presence: Presence, now: dt.datetime) -> Attendee:
-        slot = f"s{presence.session}"
-        update: dict = {
-            "$max": {f"presence.{slot}": presence.minutes if presence.minutes is not None else 0},
-            "$set": {"program_id": presence.program_id, "nip": presence.nip, "last_activity": now.timestamp()},
-        }
-        if presence.counts:
-            update["$set"][f"counted.{slot}"] = True
+        update = _presence_update(presence, now)
         query = {"_id": participant_key(presence.program_id, presence.nip)}
         try:
             doc = await self.participants.find_one_and_update(query, update, upsert=True, return_document=AFTER)
         except DuplicateKeyError:  # created concurrently (its enrolment, another report): now it exists
             doc = await self.participants.find_one_and_update(query, update, return_document=AFTER)
         return _attendee(presence.program_id, presence.nip, doc)
+
+    async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]:
+        """Many presences in one unordered bulk write and one read back: keyed by participant key.
+        Each update is the same idempotent upsert as `record` (commutative `$max` and `$set`)."""
+        writes = [({"_id": participant_key(p.program_id, p.nip)}, _presence_update(p, now)) for p in presences]
+        try:
+            await self.participants.bulk_write([UpdateOne(f, u, upsert=True) for f, u in writes], ordered=False)
+        except BulkWriteError as e:
+            # Two upserts creating the same document: the loser's update applies to the winner's.
+            errors = e.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            for err in errors:
+                await self.participants.update_one(*writes[err["index"]])
+        keys = list({participant_key(p.program_id, p.nip): p for p in presences})
+        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": keys}})}
+        return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None:
         await self.participants.update_one({"_id": participant_key(program_id, nip)}, {"$set": {"eligible": eligible}})
@@ -109,6 +138,17 @@ class MongoAttendanceBook:
             async for doc in cursor
             if doc["program_id"] == program_id and doc.get("last_activity", 0) <= quiet_since.timestamp()
         ]
+
+
+def _presence_update(presence: Presence, now: dt.datetime) -> dict:
+    slot = f"s{presence.session}"
+    update: dict = {
+        "$max": {f"presence.{slot}": presence.minutes if presence.minutes is not None else 0},
+        "$set": {"program_id": presence.program_id, "nip": presence.nip, "last_activity": now.timestamp()},
+    }
+    if presence.counts:
+        update["$set"][f"counted.{slot}"] = True
+    return update
 
 
 def _attendee(program_id: str, nip: str, doc: dict | None) -> Attendee:

@@ -12,9 +12,11 @@ from devstack import processes
 from devstack.rabbit import with_service_users
 from devstack.servers import free_port
 from ops import rabbitmq_users
+from shared import auth
 from shared.settings import REPO_ROOT
 from tests.support import unique
 
+OPERATOR_KEY = auth.new_key()
 RESULTS = REPO_ROOT / "docs" / "fault-results"
 RUNS_KEPT = 3
 
@@ -44,18 +46,23 @@ class System:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_passwords() -> dict[str, str]:
-    return rabbitmq_users.new_passwords()
+def rabbitmq_users_of_session():
+    """The per-service users, named for this session (the broker is shared; users are global)."""
+    prefix = unique("e2e")
+    yield prefix, rabbitmq_users.new_passwords()
+    rabbitmq_users.delete_users(prefix)
 
 
 @pytest.fixture
-def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_passwords, signing_key):
+def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_users_of_session, signing_key):
     env = {"AMQP_URL": amqp_url, "MONGODB_URL": mongodb_url, "S3_ENDPOINT": s3.endpoint,
            "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
            "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3", "SIGNING_PKCS12_PATH": str(signing_key.path),
-           "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase}  # fmt: skip
+           "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase,
+           "OPERATOR_API_KEYS": f"e2e:{auth.hash_key(OPERATOR_KEY)}"}  # fmt: skip
     system = System(env, {name: unique(name) for name in processes.SERVICES}, tmp_path)
-    system.amqp_urls = with_service_users(amqp_url, rabbitmq_passwords)
+    prefix, passwords = rabbitmq_users_of_session
+    system.amqp_urls = with_service_users(amqp_url, passwords, prefix)
     for name in processes.SERVICES:
         system.start(name)
     for service in system.services.values():

@@ -7,13 +7,16 @@ import pytest
 from devstack.rabbit import with_service_users
 from ops import rabbitmq_users
 from shared import contract
+from tests.support import unique
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def urls(amqp_url):
-    return with_service_users(amqp_url, rabbitmq_users.new_passwords())
+    prefix = unique("it")
+    yield with_service_users(amqp_url, rabbitmq_users.new_passwords(), prefix)
+    rabbitmq_users.delete_users(prefix)
 
 
 async def _refused(url: str, action) -> bool:

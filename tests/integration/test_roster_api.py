@@ -1,5 +1,7 @@
 """The enrollment service's operator API on the real servers: import, edit, withdraw."""
 
+import io
+
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -99,3 +101,21 @@ async def _count(roster, n: int) -> bool:
 async def _field(roster, nip: str, name: str, value) -> bool:
     doc = await roster.find_one({"nip": nip})
     return doc is not None and doc.get(name) == value
+
+
+async def test_an_xlsx_roster_imports_like_the_csv(service):
+    from openpyxl import Workbook
+
+    http, _, roster = service
+    workbook = Workbook()
+    sheet = workbook.active
+    for line in ROSTER.strip().splitlines():
+        sheet.append(line.split(";"))
+    sheet.append([None, None, None, None, None])  # a blank row at the end, as spreadsheets have
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    xlsx = {"X-API-Key": KEY, "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    response = await http.post(f"/api/roster/{PROGRAM}/import", content=buffer.getvalue(), headers=xlsx)
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == 3 and response.json()["published"] == 3
+    await eventually(lambda: _count(roster, 3), what="the workbook's three rows")

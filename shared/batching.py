@@ -1,0 +1,55 @@
+"""Micro-batching of concurrent handlers' writes: one database round trip for many messages.
+
+RabbitMQ hands a consumer up to `prefetch` messages at once and each runs as its own task.
+Each task submits its item and awaits its own result; the batcher flushes when `size` items
+wait or `wait_s` has passed since the first one. Every message is still acked by its own
+handler after its own result, so acknowledgement stays per message and explicit.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class MicroBatcher(Generic[T, R]):
+    def __init__(self, flush: Callable[[list[T]], Awaitable[Sequence[R]]], size: int = 64, wait_s: float = 0.005):
+        self._flush = flush
+        self._size = size
+        self._wait_s = wait_s
+        self._pending: list[tuple[T, asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def submit(self, item: T) -> R:
+        """The result for this item; the batch's exception if its flush failed."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if len(self._pending) >= self._size:
+            self._start_flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._wait_s, self._start_flush)
+        return await future
+
+    def _start_flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            asyncio.ensure_future(self._run(batch))
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future]]) -> None:
+        try:
+            results = await self._flush([item for item, _ in batch])
+        except BaseException as exc:  # each submitter decides (retry, reject): none is lost here
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
