@@ -41,22 +41,6 @@ class AttendanceBook(Protocol):
     async def attendee(self, program_id: str, nip: str) -> Attendee: ...
     async def record(self, presence: Presence, now: dt.datetime) -> Attendee: ...
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]: ...
-    async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]:
-        """Many presences in one unordered bulk write and one read back: keyed by participant key.
-        Each update is the same idempotent upsert as `record` (commutative `$max` and `$set`)."""
-        writes = [({"_id": participant_key(p.program_id, p.nip)}, _presence_update(p, now)) for p in presences]
-        try:
-            await self.participants.bulk_write([UpdateOne(f, u, upsert=True) for f, u in writes], ordered=False)
-        except BulkWriteError as e:
-            # Two upserts creating the same document: the loser's update applies to the winner's.
-            errors = e.details.get("writeErrors", [])
-            if any(err.get("code") != 11000 for err in errors):
-                raise
-            for err in errors:
-                await self.participants.update_one(*writes[err["index"]])
-        keys = list({participant_key(p.program_id, p.nip): p for p in presences})
-        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": keys}})}
-        return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
@@ -90,20 +74,28 @@ class MongoAttendanceBook:
         return _attendee(presence.program_id, presence.nip, doc)
 
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]:
-        """Many presences in one unordered bulk write and one read back: keyed by participant key.
-        Each update is the same idempotent upsert as `record` (commutative `$max` and `$set`)."""
-        writes = [({"_id": participant_key(p.program_id, p.nip)}, _presence_update(p, now)) for p in presences]
+        """Many presences in two unordered bulk writes and one read back, keyed by participant key.
+        Each update is the same idempotent update as `record` (commutative `$max` and `$set`)."""
+        # Two bulk writes: create missing documents (top-level fields only), then update. nx-27017
+        # stores a dotted `$max` of a bulk upsert that inserts as a literal "presence.s1" key.
+        new = {participant_key(p.program_id, p.nip): {"program_id": p.program_id, "nip": p.nip} for p in presences}
         try:
-            await self.participants.bulk_write([UpdateOne(f, u, upsert=True) for f, u in writes], ordered=False)
-        except BulkWriteError as e:
-            # Two upserts creating the same document: the loser's update applies to the winner's.
-            errors = e.details.get("writeErrors", [])
-            if any(err.get("code") != 11000 for err in errors):
+            await self.participants.bulk_write(
+                [UpdateOne({"_id": key}, {"$setOnInsert": fields}, upsert=True) for key, fields in new.items()],
+                ordered=False,
+            )
+        except BulkWriteError as e:  # created concurrently by another writer: it exists, as wanted
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
                 raise
-            for err in errors:
-                await self.participants.update_one(*writes[err["index"]])
-        keys = list({participant_key(p.program_id, p.nip): p for p in presences})
-        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": keys}})}
+        # One update per document (a participant may appear several times in a batch).
+        merged: dict[str, dict] = {}
+        for p in presences:
+            update = merged.setdefault(participant_key(p.program_id, p.nip), {"$max": {}, "$set": {}})
+            for operator, fields in _presence_update(p, now).items():
+                for path, value in fields.items():
+                    update[operator][path] = max(value, update[operator].get(path, value)) if operator == "$max" else value
+        await self.participants.bulk_write([UpdateOne({"_id": k}, u) for k, u in merged.items()], ordered=False)
+        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": list(new)}})}
         return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None:

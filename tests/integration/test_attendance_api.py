@@ -63,6 +63,8 @@ async def test_progress_sheets_and_counts(amqp_url, mongodb_url, programs_dir):
         progress = (await http.post(f"/api/attendance/{P}/progress", json={"nip": SHORT}, headers=AUTH)).json()
         assert progress["sessions_counted"] == list(range(1, 13)) and progress["sessions_recorded_not_counted"] == [13]
         assert progress["jp"] == 24 and progress["sessions_remaining"] == 0 and progress["can_still_complete"] is True
+        full = (await http.post(f"/api/attendance/{P}/progress", json={"nip": ALL}, headers=AUTH)).json()
+        assert full["presence_minutes"] == {str(s): 110 for s in range(1, 17)}, "every presence stored where it belongs"
         few = (await http.post(f"/api/attendance/{P}/progress", json={"nip": FEW}, headers=AUTH)).json()
         assert few["can_still_complete"] is False and few["status"] == "cannot_complete"
 

@@ -55,6 +55,11 @@ class FakeAttendanceBook(FakeRoster):
         self.activity[key[:2]] = now
         return await self.attendee(presence.program_id, presence.nip)
 
+    async def record_many(self, presences, now):
+        for presence in presences:
+            await self.record(presence, now)
+        return {f"{p.program_id}:{p.nip}": await self.attendee(p.program_id, p.nip) for p in presences}
+
     async def set_eligible(self, program_id, nip, eligible):
         (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 

@@ -1,0 +1,52 @@
+"""The micro-batcher: concurrent submissions share a flush, each gets its own result."""
+
+import asyncio
+
+from services.attendance import handlers
+from shared.batching import MicroBatcher
+from shared.events import AttendedData
+
+from .fakes import FakeAttendanceBook
+from .test_attendance_handlers import NIP, PROGRAM, T0, enrolled
+
+
+async def test_concurrent_items_are_flushed_together_and_answered_one_by_one():
+    flushes = []
+
+    async def flush(items):
+        flushes.append(list(items))
+        return [item * 10 for item in items]
+
+    batcher = MicroBatcher(flush, size=4, wait_s=0.05)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+    assert results == [i * 10 for i in range(10)]
+    assert [len(f) for f in flushes] == [4, 4, 2], "full batches at once, the rest after the wait"
+
+
+async def test_a_failed_flush_fails_every_item_of_that_batch_only():
+    calls = 0
+
+    async def flush(items):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database down")
+        return items
+
+    batcher = MicroBatcher(flush, size=2, wait_s=0.01)
+    first = await asyncio.gather(batcher.submit("a"), batcher.submit("b"), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in first)
+    assert await asyncio.gather(batcher.submit("c"), batcher.submit("d")) == ["c", "d"]
+
+
+async def test_a_batch_with_the_last_sessions_completes_the_participant_once():
+    from shared.programs import Programs
+    from shared.settings import REPO_ROOT
+
+    programs = Programs.load(REPO_ROOT / "deploy" / "programs")
+    book = FakeAttendanceBook()
+    _, envelope, data = enrolled()
+    await handlers.record_enrolment(envelope, data, PROGRAM, book, T0)
+    batch = [AttendedData(program_id=PROGRAM.id, nip=NIP, session=s) for s in [*range(1, 17), 16, 15]]
+    events = await handlers.record_attendance_batch(batch, programs, book, T0)
+    assert sum(e is not None for e in events) == 1 and list(book.completed) == [(PROGRAM.id, NIP)]
