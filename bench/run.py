@@ -36,6 +36,7 @@ from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
 from . import workload
+from .profile import Profiles
 
 RESULTS = REPO_ROOT / "bench" / "results"
 PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
@@ -48,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cert-probe", type=int, default=600, help="completions for the certificate-stage runs")
     parser.add_argument("--bare-cap", type=int, default=20_000, help="messages/upserts for the bare limits")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the last certificate")
+    parser.add_argument("--profile", action="store_true", help="sample each service with py-spy during the replay")
     return parser.parse_args()
 
 
@@ -194,6 +196,7 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
                 await asyncio.sleep(0.5)
 
         sampler = asyncio.ensure_future(sample())
+        profiles = Profiles(services, RESULTS, time.strftime("%Y%m%dT%H%M%S")) if args.profile else None
         with tqdm(total=total, desc="publishing the year", unit="event") as bar:
 
             def progress(k: int) -> None:
@@ -213,6 +216,14 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
         await asyncio.sleep(0.6)
         sampler.cancel()
         await http.aclose()
+    hot = {}
+    if profiles:
+        profiles.stop()
+        hot = {s.name: profiles.top(s.name) for s in services}
+        for name, rows in hot.items():
+            print(f"  hot paths in {name} (share of samples, own time):")
+            for frame, share in rows:
+                print(f"    {share:5.1f} %  {frame}")
     elapsed = max(issued_at.values(), default=started) - started
     latencies = sorted(issued_at[n] - completed_at[n] for n in issued_at if n in completed_at)
     rss = {s.name: round(s.peak_rss_mb(), 1) for s in services}
@@ -225,7 +236,7 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
         "attendance_events_per_s": round(total / attendance_done_in, 1),
         "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
         "latency_completed_to_issued_ms": _percentiles(latencies),
-        "peak_rss_mb": rss, "samples": samples,
+        "peak_rss_mb": rss, "samples": samples, "hot_paths": hot,
     }  # fmt: skip
 
 
