@@ -21,6 +21,7 @@ class MicroBatcher(Generic[T, R]):
         self._wait_s = wait_s
         self._pending: list[tuple[T, asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     async def submit(self, item: T) -> R:
         """The result for this item; the batch's exception if its flush failed."""
@@ -38,7 +39,9 @@ class MicroBatcher(Generic[T, R]):
             self._timer = None
         batch, self._pending = self._pending, []
         if batch:
-            asyncio.ensure_future(self._run(batch))
+            task = asyncio.ensure_future(self._run(batch))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
 
     async def _run(self, batch: list[tuple[T, asyncio.Future]]) -> None:
         try:

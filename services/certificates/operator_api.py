@@ -5,12 +5,14 @@ import csv
 import io
 import zipfile
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from shared import contract
+from shared.events import Text200
 from shared.programs import Programs
 
 from . import domain, handlers
@@ -18,15 +20,18 @@ from . import domain, handlers
 EXPORT_COLUMNS = ("nomor", "nip", "nama", "jenjang", "unit_kerja", "jp", "tanggal", "status", "revisi", "verify_url")
 
 
+Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
 class RevokeIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, examples=["sertifikat diterbitkan karena kesalahan data"])
+    reason: Text500 = Field(examples=["sertifikat diterbitkan karena kesalahan data"])
 
 
 class ReissueIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, examples=["perbaikan penulisan nama"])
-    name: str | None = Field(default=None, min_length=1, max_length=200, examples=["Siti Nur'aini, S.Sos."])
+    reason: Text500 = Field(examples=["perbaikan penulisan nama"])
+    name: Text200 | None = Field(default=None, examples=["Siti Nur'aini, S.Sos."])  # the contract's name rule
     jenjang: str | None = Field(default=None, pattern="^(" + "|".join(contract.JENJANG) + ")$")
-    unit_kerja: str | None = Field(default=None, min_length=1, max_length=200)
+    unit_kerja: Text200 | None = None
 
 
 def operator_router(programs: Programs, operator, state: dict, publish) -> APIRouter:
@@ -93,7 +98,8 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         return summary(cert)
 
     @router.get("/export/{program_id}.csv", dependencies=guarded, summary="Issued certificates as CSV, for HR records")
-    async def export_csv(program_id: str = Depends(known), status: str | None = "valid") -> StreamingResponse:
+    async def export_csv(program_id: str = Depends(known),
+                         status: str | None = Query("valid", pattern="^(valid|revoked|superseded)$")) -> StreamingResponse:  # fmt: skip
         async def rows() -> AsyncIterator[str]:
             yield "\ufeff" + _csv_line(EXPORT_COLUMNS)  # BOM: Excel opens it as UTF-8
             links: domain.Links = state["issuing"].links

@@ -140,3 +140,16 @@ async def test_public_routes_are_rate_limited_with_retry_after(amqp_url, mongodb
         assert (await http.get("/healthz")).status_code == 200, "health is not limited"
         page = await http.get("/healthz")
         assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_operator_inputs_are_validated(service):
+    http, issued, _ = service
+    code = code_of(issued.events[0]["data"])
+    blank = await http.post(f"/api/certificates/{code}/reissue", json={"reason": "x", "name": "   "}, headers=AUTH)
+    assert blank.status_code == 422, "a blank name is refused like in the contract"
+    assert (await http.post(f"/api/certificates/{code}/revoke", json={"reason": " "}, headers=AUTH)).status_code == 422
+    assert (await http.post(f"/api/certificates/{code}/reissue", json={"reason": "x", "jenjang": "kepala"}, headers=AUTH)).status_code == 422
+    assert (await http.get("/api/certificates/export/humas-level-up-2026.csv", params={"status": "x"}, headers=AUTH)).status_code == 422
+    assert (await http.post("/api/certificates/AAAAAAAAAAAAAAAAAAAAAA/revoke", json={"reason": "x"}, headers=AUTH)).status_code == 404
+    page = (await http.get(f"/verify/{code}", headers=JSON)).json()
+    assert page["status"] == "valid", "nothing changed"
