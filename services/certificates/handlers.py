@@ -34,7 +34,7 @@ async def issue_certificate(
     data: CompletedData, program: Program, deps: Issuing, now: dt.datetime | None = None
 ) -> tuple[domain.Certificate, CloudEvent | None]:
     """The certificate, and the `certificate.issued` event when this call stored it."""
-    cert = await deps.certificates.add_or_get(domain.draft(data, now or dt.datetime.now(dt.UTC)))
+    cert = await deps.certificates.add_numbered(domain.draft(data, now or dt.datetime.now(dt.UTC)), program)
     return await _finish(cert, program, deps)
 
 

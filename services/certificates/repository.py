@@ -1,10 +1,12 @@
 """Certificates in the certificate service's own database.
 
 Numbers are gapless without transactions: a number exists only as a field of the certificate
-that carries it, guarded by a unique `seq_key` (program and number). The candidate is the
-program's `numbering` hint + 1, stepping up on each collision; the hint only ever records a
-number already taken, so every number at or below it is taken and each assignment takes the
-lowest free one. A crash between the two writes leaves the hint behind, never a gap.
+that carries it, guarded by a unique `seq_key` (program and number), and a first issue is
+inserted with its number in one write. The candidate is the highest number known to be taken
+(this process's last, or the program's `numbering` hint) + 1, stepping up on each collision;
+both only ever record numbers already taken, so every number at or below them is taken and
+each assignment takes the lowest free one. A crash between the insert and the hint update
+leaves the hint behind, never a gap.
 Uniqueness lives in single-field keys: nx-27017 does not use compound indexes (it scans).
 """
 
@@ -20,13 +22,47 @@ from shared.events import CloudEvent
 from shared.outbox import with_outbox
 from shared.programs import Program
 
-from .domain import Certificate, NotAllowed
+from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
 
 
 class CertificateRepository(Protocol):
-    async def add_or_get(self, draft: Certificate) -> Certificate: ...
+    async def add_or_get(self, draft: Certificate, history: dict | None = None) -> Certificate: ...
+    async def add_numbered(self, draft: Certificate, program: Program) -> Certificate: ...
+    async def add_numbered(self, draft: Certificate, program: Program) -> Certificate:
+        """A first issue inserted with its number in the same write (one write, not three), or the
+        holder's existing certificate. Gapless like `assign_number`: the candidate starts above a
+        number known to be taken and steps up past numbers other processes took meanwhile."""
+        async with self._numbering_lock:
+            seq = await self._known_highest(draft.program_id) + 1
+            collided = False
+            while True:
+                numbered = draft.numbered(program, seq)
+                doc = {**_to_doc(numbered), "seq_key": f"{draft.program_id}:{seq}"}
+                try:
+                    await self.collection.insert_one(doc)
+                except DuplicateKeyError:
+                    existing = await self.collection.find_one({"holder_key": doc["holder_key"]})
+                    if existing is not None:  # a redelivery: this holder has their certificate
+                        return _from_doc(existing)
+                    # The number went to another process (or, practically never, the code clashed).
+                    if not collided:  # catch up with the others once, through the shared hint
+                        collided = True
+                        seq = max(seq, await self._known_highest(draft.program_id, refresh=True))
+                    seq += 1
+                    draft = dataclasses.replace(draft, code=new_code())
+                    continue
+                self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
+                await self._numbering.update_one({"_id": draft.program_id}, {"$max": {"highest": seq}}, upsert=True)
+                return numbered
+
+    async def _known_highest(self, program_id: str, refresh: bool = False) -> int:
+        if refresh or program_id not in self._highest:
+            hint = await self._numbering.find_one({"_id": program_id})
+            self._highest[program_id] = max(self._highest.get(program_id, 0), hint["highest"] if hint else 0)
+        return self._highest[program_id]
+
     async def assign_number(self, cert: Certificate, program: Program) -> Certificate: ...
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate: ...
     async def by_code(self, code: str) -> Certificate | None: ...
@@ -40,6 +76,7 @@ class MongoCertificates:
         self.collection = db["certificates"]
         self._numbering = db["numbering"]
         self._numbering_lock = asyncio.Lock()  # this process's handlers don't race each other
+        self._highest: dict[str, int] = {}  # per program: the highest number this process knows is taken
 
     async def ensure_indexes(self) -> None:
         c = self.collection
@@ -60,6 +97,39 @@ class MongoCertificates:
             if existing is None:  # the clash was on the random code: practically never, try anew
                 raise
             return _from_doc(existing)
+
+    async def add_numbered(self, draft: Certificate, program: Program) -> Certificate:
+        """A first issue inserted with its number in the same write (one write, not three), or the
+        holder's existing certificate. Gapless like `assign_number`: the candidate starts above a
+        number known to be taken and steps up past numbers other processes took meanwhile."""
+        async with self._numbering_lock:
+            seq = await self._known_highest(draft.program_id) + 1
+            collided = False
+            while True:
+                numbered = draft.numbered(program, seq)
+                doc = {**_to_doc(numbered), "seq_key": f"{draft.program_id}:{seq}"}
+                try:
+                    await self.collection.insert_one(doc)
+                except DuplicateKeyError:
+                    existing = await self.collection.find_one({"holder_key": doc["holder_key"]})
+                    if existing is not None:  # a redelivery: this holder has their certificate
+                        return _from_doc(existing)
+                    # The number went to another process (or, practically never, the code clashed).
+                    if not collided:  # catch up with the others once, through the shared hint
+                        collided = True
+                        seq = max(seq, await self._known_highest(draft.program_id, refresh=True))
+                    seq += 1
+                    draft = dataclasses.replace(draft, code=new_code())
+                    continue
+                self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
+                await self._numbering.update_one({"_id": draft.program_id}, {"$max": {"highest": seq}}, upsert=True)
+                return numbered
+
+    async def _known_highest(self, program_id: str, refresh: bool = False) -> int:
+        if refresh or program_id not in self._highest:
+            hint = await self._numbering.find_one({"_id": program_id})
+            self._highest[program_id] = max(self._highest.get(program_id, 0), hint["highest"] if hint else 0)
+        return self._highest[program_id]
 
     async def assign_number(self, cert: Certificate, program: Program) -> Certificate:
         if cert.seq is not None:

@@ -83,12 +83,15 @@ class FakeCertificates:
         self.by_id: dict[str, Certificate] = {}
         self.events: list[CloudEvent] = []
 
-    async def add_or_get(self, draft):
+    async def add_or_get(self, draft, history=None):
         for c in self.by_id.values():
             if (c.program_id, c.nip, c.revision) == (draft.program_id, draft.nip, draft.revision):
                 return c
         self.by_id[draft.certificate_id] = draft
         return draft
+
+    async def add_numbered(self, draft, program):
+        return await self.assign_number(await self.add_or_get(draft), program)
 
     async def assign_number(self, cert, program):
         current = self.by_id[cert.certificate_id]
