@@ -98,7 +98,9 @@ def main() -> None:
             processes.wait_ready(service)
             print(f"• {service.name} ready on {service.url} (log: {service.log})")
         urls = {s.name: s.url for s in running}
-        if not args.no_demo:
+        if not args.no_demo and not api_key:
+            print("• demo skipped: OPERATOR_API_KEYS is set, so give the demo a key with OPERATOR_API_KEY")
+        elif not args.no_demo:
             program = Programs.load(REPO_ROOT / "deploy" / "programs").get(args.program)
             services = demo.Services(urls["enrollment"], urls["attendance"], urls["certificates"], api_key or "")
             upstream_url = amqp_urls.get("upstream", env["AMQP_URL"])  # publishes as an upstream system would
