@@ -30,39 +30,6 @@ _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
 class CertificateRepository(Protocol):
     async def add_or_get(self, draft: Certificate, history: dict | None = None) -> Certificate: ...
     async def add_numbered(self, draft: Certificate, program: Program) -> Certificate: ...
-    async def add_numbered(self, draft: Certificate, program: Program) -> Certificate:
-        """A first issue inserted with its number in the same write (one write, not three), or the
-        holder's existing certificate. Gapless like `assign_number`: the candidate starts above a
-        number known to be taken and steps up past numbers other processes took meanwhile."""
-        async with self._numbering_lock:
-            seq = await self._known_highest(draft.program_id) + 1
-            collided = False
-            while True:
-                numbered = draft.numbered(program, seq)
-                doc = {**_to_doc(numbered), "seq_key": f"{draft.program_id}:{seq}"}
-                try:
-                    await self.collection.insert_one(doc)
-                except DuplicateKeyError:
-                    existing = await self.collection.find_one({"holder_key": doc["holder_key"]})
-                    if existing is not None:  # a redelivery: this holder has their certificate
-                        return _from_doc(existing)
-                    # The number went to another process (or, practically never, the code clashed).
-                    if not collided:  # catch up with the others once, through the shared hint
-                        collided = True
-                        seq = max(seq, await self._known_highest(draft.program_id, refresh=True))
-                    seq += 1
-                    draft = dataclasses.replace(draft, code=new_code())
-                    continue
-                self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
-                await self._numbering.update_one({"_id": draft.program_id}, {"$max": {"highest": seq}}, upsert=True)
-                return numbered
-
-    async def _known_highest(self, program_id: str, refresh: bool = False) -> int:
-        if refresh or program_id not in self._highest:
-            hint = await self._numbering.find_one({"_id": program_id})
-            self._highest[program_id] = max(self._highest.get(program_id, 0), hint["highest"] if hint else 0)
-        return self._highest[program_id]
-
     async def assign_number(self, cert: Certificate, program: Program) -> Certificate: ...
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate: ...
     async def by_code(self, code: str) -> Certificate | None: ...
