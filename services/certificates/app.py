@@ -99,11 +99,13 @@ def signature_checker(signer: PdfSigner | None):
     bytes in the object store (so tampering there shows), remembered per document hash."""
     if signer is None:
         return None
-    known: dict[str, dict | None] = {}
+    known: dict[str, dict | None] = {}  # insertion-ordered: the oldest answer goes first when full
 
     async def check(cert, store) -> dict | None:
         if cert.sha256 not in known:
             pdf = await store.get(cert.object_key)
+            if len(known) >= 10_000:
+                del known[next(iter(known))]
             known[cert.sha256] = await asyncio.to_thread(signer.check, pdf)
         return known[cert.sha256]
 
