@@ -42,19 +42,13 @@ async def record_attendance(
 async def record_attendance_batch(
     batch: list[AttendedData], programs: Programs, book: AttendanceBook, now: dt.datetime | None = None
 ) -> list[CloudEvent | None]:
-    """`record_attendance` for many reports at once: one bulk write, one read back, the
-    completion rule per report (a participant twice in the batch completes once), and the
-    eligibility changes of the batch in one more bulk write."""
+    """`record_attendance` for many reports at once: one bulk write, one read back, then the
+    completion rule per report (a participant twice in the batch completes once)."""
     now = _now(now)
     presences = [domain.presence(programs.get(d.program_id), d.nip, d.session, d.minutes) for d in batch]
     attendees = await book.record_many(presences, now)
-    eligibility: dict[tuple[str, str], bool] = {}
-    events = [await complete_if_due(programs.get(d.program_id), attendees[participant_key(d.program_id, d.nip)], book,
-                                    now, eligibility=eligibility)
-              for d in batch]  # fmt: skip
-    if eligibility:
-        await book.set_eligible_many(eligibility)
-    return events
+    return [await complete_if_due(programs.get(d.program_id), attendees[participant_key(d.program_id, d.nip)], book, now)
+            for d in batch]  # fmt: skip
 
 
 async def record_withdrawal(data: WithdrawnData, book: AttendanceBook) -> None:
@@ -62,22 +56,17 @@ async def record_withdrawal(data: WithdrawnData, book: AttendanceBook) -> None:
 
 
 async def complete_if_due(
-    program: Program, attendee: Attendee, book: AttendanceBook, now: dt.datetime, *, settled: bool = False,
-    eligibility: dict[tuple[str, str], bool] | None = None,
+    program: Program, attendee: Attendee, book: AttendanceBook, now: dt.datetime, *, settled: bool = False
 ) -> CloudEvent | None:
     """Completion needs both the enrolment and the counted sessions, in whichever order they
-    arrive; the conditional write in `mark_completed` makes it happen once, across replicas.
-    With `eligibility`, an eligibility change is collected there for the caller to write."""
+    arrive; the conditional write in `mark_completed` makes it happen once, across replicas."""
     if attendee.participant is None or attendee.completed or attendee.withdrawn:
         return None
     data = domain.completion(program, attendee.participant, set(attendee.counted), now, settled=settled)
     if data is None:
         eligible = program.completion.is_complete(set(attendee.counted))
         if eligible != attendee.eligible:  # written once per participant, not per event
-            if eligibility is not None:
-                eligibility[(program.id, attendee.nip)] = eligible
-            else:
-                await book.set_eligible(program.id, attendee.nip, eligible)
+            await book.set_eligible(program.id, attendee.nip, eligible)
         return None
     event = new_event(contract.COMPLETED, SOURCE, data, id=completed_event_id(program.id, attendee.nip))
     return event if await book.mark_completed(program.id, attendee.nip, event) else None

@@ -63,10 +63,6 @@ class FakeAttendanceBook(FakeRoster):
     async def set_eligible(self, program_id, nip, eligible):
         (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 
-    async def set_eligible_many(self, changes):
-        for (program_id, nip), eligible in changes.items():
-            await self.set_eligible(program_id, nip, eligible)
-
     async def settled_candidates(self, program_id, quiet_since):
         return [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
 
