@@ -40,6 +40,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def known_program(programs):
+    """A FastAPI dependency for routes with `{program_id}` in the path: the Program, or 404."""
+
+    def program(program_id: str):
+        if program_id not in programs:
+            raise HTTPException(404, f"unknown program {program_id!r}")
+        return programs.get(program_id)
+
+    return program
+
+
 class RateLimit:
     """Per client address, moving window, in this process (each replica counts its own; the
     gateway is the place for a global limit). Over the limit: 429 with Retry-After.

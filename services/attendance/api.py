@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from shared import contract
+from shared.http import known_program
 from shared.programs import Program, Programs
 
 from . import domain
@@ -21,10 +22,7 @@ class ProgressQuery(BaseModel):
 def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt.datetime.now(dt.UTC).date()) -> APIRouter:
     router = APIRouter(prefix="/api/attendance", tags=["attendance (operators)"], dependencies=[Depends(operator)])
 
-    def known(program_id: str) -> Program:
-        if program_id not in programs:
-            raise HTTPException(404, f"unknown program {program_id!r}")
-        return programs.get(program_id)
+    known = known_program(programs)
 
     def progress_of(program: Program, r: Record) -> domain.Progress:
         return domain.progress(program, r.nip, r.participant, r.presence, set(r.counted), r.completed, r.withdrawn,

@@ -53,6 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     withdrawn_q = consumer_queue(rt.queue_name(contract.WITHDRAWN), contract.WITHDRAWN, settings.delivery_limit)
     withdrawals = {contract.TYPE_BY_ROUTING_KEY[contract.WITHDRAWN]: WithdrawnData}
 
+    async def publish_completed(doc_id: str, event) -> None:
+        """Right after the write that stored it: publish its outbox entry (the relay covers a crash)."""
+        await retry_transient(lambda: deps["outbox"].publish_stored(doc_id, contract.COMPLETED, event))
+
     @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
     async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
         async with rt.settling(message, enrolled_q.name):
@@ -62,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             program = programs.get(data.program_id)
             completed = await retry_transient(lambda: handlers.record_enrolment(envelope, data, program, deps["book"]))
             if completed:
-                await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
+                await publish_completed(key(data), completed)
 
     @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ATTENDED))
     async def on_attended(body: bytes, message: RabbitMessage) -> None:
@@ -73,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Written together with the other reports in flight: one bulk write per batch.
             completed = await retry_transient(lambda: deps["batcher"].submit(data))
             if completed:
-                await retry_transient(lambda: deps["outbox"].publish_stored(key(data), contract.COMPLETED, completed))
+                await publish_completed(key(data), completed)
 
     @rt.broker.subscriber(withdrawn_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.WITHDRAWN))
     async def on_withdrawn(body: bytes, message: RabbitMessage) -> None:

@@ -55,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
     rt.checks["object_store"] = store.ping
 
+    async def publish(cert, routing_key: str, event) -> None:
+        """Right after the write that stored it: publish its outbox entry (the relay covers a crash)."""
+        await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, routing_key, event))
+
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes, message: RabbitMessage) -> None:
         async with rt.settling(message, queue.name):
@@ -65,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
             if issued:
                 rt.metrics.certificates.labels(SERVICE).inc()
-                await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, CERTIFICATE_ISSUED, issued))
+                await publish(cert, CERTIFICATE_ISSUED, issued)
             else:  # a redelivery: publish whatever an earlier attempt left pending
                 await retry_transient(lambda: state["outbox"].flush(cert.certificate_id))
 
@@ -82,10 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rt.spawn(outbox.relay(settings.outbox_interval_s))
         yield
         await rt.stop()
-
-    async def publish(cert, routing_key: str, event) -> None:
-        """After an operator's write: publish its outbox entry now (the relay covers a crash)."""
-        await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, routing_key, event))
 
     app = rt.http_app("Humas certificate service", lifespan)
     app.state.store = store

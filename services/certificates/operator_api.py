@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from shared import contract
 from shared.events import Text200
-from shared.programs import Programs
+from shared.http import known_program
+from shared.programs import Program, Programs
 
 from . import domain, handlers
 
@@ -39,10 +40,7 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
     router = APIRouter(prefix="/api/certificates", tags=["certificates (operators)"])
     guarded = [Depends(operator)]
 
-    def known(program_id: str) -> str:
-        if program_id not in programs:
-            raise HTTPException(404, f"unknown program {program_id!r}")
-        return program_id
+    known = known_program(programs)
 
     def summary(cert: domain.Certificate) -> dict:
         links: domain.Links = state["issuing"].links
@@ -98,8 +96,10 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         return summary(cert)
 
     @router.get("/export/{program_id}.csv", dependencies=guarded, summary="Issued certificates as CSV, for HR records")
-    async def export_csv(program_id: str = Depends(known),
+    async def export_csv(program: Program = Depends(known),
                          status: str | None = Query("valid", pattern="^(valid|revoked|superseded)$")) -> StreamingResponse:  # fmt: skip
+        program_id = program.id
+
         async def rows() -> AsyncIterator[str]:
             yield "\ufeff" + _csv_line(EXPORT_COLUMNS)  # BOM: Excel opens it as UTF-8
             links: domain.Links = state["issuing"].links
@@ -111,9 +111,9 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/export/{program_id}.zip", dependencies=guarded, summary="Every valid certificate's PDF, as a streamed ZIP")
-    async def export_zip(program_id: str = Depends(known)) -> StreamingResponse:
-        headers = {"Content-Disposition": f'attachment; filename="sertifikat-{program_id}.zip"'}
-        return StreamingResponse(_zip(program_id), media_type="application/zip", headers=headers)
+    async def export_zip(program: Program = Depends(known)) -> StreamingResponse:
+        headers = {"Content-Disposition": f'attachment; filename="sertifikat-{program.id}.zip"'}
+        return StreamingResponse(_zip(program.id), media_type="application/zip", headers=headers)
 
     async def _zip(program_id: str) -> AsyncIterator[bytes]:
         """One certificate at a time: fetched, written, handed on. Memory holds one PDF."""

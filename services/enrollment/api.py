@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.events import EnrolledData
-from shared.http import read_body
-from shared.programs import Programs
+from shared.http import known_program, read_body
+from shared.nip import InvalidNip, validate_nip
+from shared.programs import Program, Programs
 
 from . import handlers, roster_file
 
@@ -39,10 +40,7 @@ class Accepted(BaseModel):
 def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
     router = APIRouter(prefix="/api/roster", tags=["roster (operators)"], dependencies=[Depends(operator)])
 
-    def known(program_id: str) -> str:
-        if program_id not in programs:
-            raise HTTPException(404, f"unknown program {program_id!r}")
-        return program_id
+    known = known_program(programs)
 
     @router.post(
         "/{program_id}/import",
@@ -52,10 +50,11 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
     )  # fmt: skip
     async def import_roster(
         request: Request,
-        program_id: str = Depends(known),
+        program: Program = Depends(known),
         dry_run: bool = Query(False, description="validate and report; publish nothing"),
         accept_valid_rows: bool = Query(False, description="publish the valid rows even when others have errors"),
     ) -> JSONResponse:
+        program_id = program.id
         content = await read_body(request, roster_file.MAX_BYTES)
         try:
             table = roster_file.read_table(content, request.headers.get("content-type", CSV))
@@ -75,8 +74,8 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
 
     @router.put("/{program_id}/participants", status_code=202, response_model=Accepted,
                 summary="Add a participant, or update one (published as `enrolled`)")  # fmt: skip
-    async def put_participant(body: ParticipantIn, program_id: str = Depends(known)) -> Accepted:
-        data = _validated(EnrolledData, {**body.model_dump(exclude_none=True), "program_id": program_id}, programs)
+    async def put_participant(body: ParticipantIn, program: Program = Depends(known)) -> Accepted:
+        data = _validated(EnrolledData, {**body.model_dump(exclude_none=True), "program_id": program.id}, programs)
         try:
             event = await handlers.put_participant(data, deps["roster"], deps["publisher"])
         except handlers.Withdrawn as e:
@@ -85,22 +84,24 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
 
     @router.post("/{program_id}/withdrawals", status_code=202, response_model=Accepted,
                  summary="Withdraw a participant: no certificate afterwards (published as `withdrawn`)")  # fmt: skip
-    async def withdraw(body: WithdrawalIn, program_id: str = Depends(known)) -> Accepted:
-        _validated(EnrolledData, {"program_id": program_id, "nip": body.nip, "name": "-", "jenjang": "ahli_pertama",
-                                  "unit_kerja": "-"}, programs)  # fmt: skip  (the NIP rules)
+    async def withdraw(body: WithdrawalIn, program: Program = Depends(known)) -> Accepted:
         try:
-            event = await handlers.withdraw(program_id, body.nip, body.reason, deps["roster"], deps["publisher"])
+            validate_nip(body.nip)
+        except InvalidNip as e:
+            raise HTTPException(422, [{"field": "nip", "message": str(e)}]) from None
+        try:
+            event = await handlers.withdraw(program.id, body.nip, body.reason, deps["roster"], deps["publisher"])
         except handlers.NotEnrolled as e:
             raise HTTPException(404, str(e)) from None
         return Accepted(status="accepted", event_id=event.id)
 
     @router.get("/{program_id}/participants", summary="The roster, page by page")
-    async def participants(program_id: str = Depends(known), limit: int = Query(100, ge=1, le=1000),
+    async def participants(program: Program = Depends(known), limit: int = Query(100, ge=1, le=1000),
                            offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
-        entries = await deps["roster"].entries(program_id, limit, offset)
+        entries = await deps["roster"].entries(program.id, limit, offset)
         return {
-            "program_id": program_id,
-            "total": await deps["roster"].count(program_id),
+            "program_id": program.id,
+            "total": await deps["roster"].count(program.id),
             "participants": [
                 {**(e.participant.as_dict() if e.participant else {}), "status": "withdrawn" if e.withdrawn else "enrolled",
                  "withdrawal_reason": e.withdrawal_reason}
