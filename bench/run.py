@@ -36,6 +36,7 @@ from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
 from . import workload
+from .cpu import CpuMeter
 from .profile import Profiles
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -50,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bare-cap", type=int, default=20_000, help="messages/upserts for the bare limits")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the last certificate")
     parser.add_argument("--profile", action="store_true", help="sample each service with py-spy during the replay")
+    parser.add_argument("--stages", default="bare,replay,cert", help="which of bare,replay,cert to run (all by default)")
     return parser.parse_args()
 
 
@@ -147,6 +149,9 @@ class Stack:
                 "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.5", "LOG_LEVEL": "warning", "PREFETCH": "64",
                 "SIGNING_PKCS12_PATH": str(self.signing[0]), "SIGNING_PKCS12_PASSPHRASE": self.signing[1]}  # fmt: skip
 
+    def cpu_meter(self, services) -> CpuMeter:
+        return CpuMeter(services, self.mongo.process.pid, self.s3.process.pid)
+
     def start(self, names: list[str], env: dict[str, str], tag: str) -> list[processes.ServiceProcess]:
         started = []
         for i, name in enumerate(names):
@@ -195,6 +200,8 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
                                 "issued": len(issued_at)})  # fmt: skip
                 await asyncio.sleep(0.5)
 
+        meter = stack.cpu_meter(services)
+        before = meter.snapshot()
         sampler = asyncio.ensure_future(sample())
         profiles = Profiles(services, RESULTS, time.strftime("%Y%m%dT%H%M%S")) if args.profile else None
         with tqdm(total=total, desc="publishing the year", unit="event") as bar:
@@ -213,17 +220,14 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
                 bar.update(len(issued_at) - bar.n)
         done = [s for s in samples if s["attendance_done"] >= total]
         attendance_done_in = done[0]["t"] if done else time.perf_counter() - started
+        cpu = meter.per_item_ms(before, meter.snapshot(), total)
         await asyncio.sleep(0.6)
         sampler.cancel()
         await http.aclose()
     hot = {}
     if profiles:
         profiles.stop()
-        hot = {s.name: profiles.top(s.name) for s in services}
-        for name, rows in hot.items():
-            print(f"  hot paths in {name} (share of samples, own time):")
-            for frame, share in rows:
-                print(f"    {share:5.1f} %  {frame}")
+        hot = _print_hot(profiles, services)
     elapsed = max(issued_at.values(), default=started) - started
     latencies = sorted(issued_at[n] - completed_at[n] for n in issued_at if n in completed_at)
     rss = {s.name: round(s.peak_rss_mb(), 1) for s in services}
@@ -236,14 +240,25 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
         "attendance_events_per_s": round(total / attendance_done_in, 1),
         "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
         "latency_completed_to_issued_ms": _percentiles(latencies),
-        "peak_rss_mb": rss, "samples": samples, "hot_paths": hot,
+        "peak_rss_mb": rss, "cpu_ms_per_event": cpu, "samples": samples, "hot_paths": hot,
     }  # fmt: skip
 
 
-async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int) -> float:
-    """Completions straight into the certificate queue: certificates/s with `instances` processes."""
+def _print_hot(profiles: Profiles, services) -> dict:
+    hot = {s.name: profiles.top(s.name) for s in services}
+    for name, rows in hot.items():
+        print(f"  hot paths in {name} (share of samples, own time):")
+        for frame, share in rows:
+            print(f"    {share:5.1f} %  {frame}")
+    return hot
+
+
+async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int, profile: bool = False) -> tuple[float, dict]:
+    """Completions straight into the certificate queue: certificates/s with `instances` processes,
+    and the CPU milliseconds each component spent per certificate."""
     tag = f"cert{instances}-{uuid.uuid4().hex[:6]}"
     services = stack.start(["certificates"] * instances, stack.env(amqp_url, tag), tag)
+    meter = stack.cpu_meter(services)
     rng_people = workload.cohort(PROGRAM, 1, seed=instances)[:n]
     issued: set[str] = set()
     async with Upstream(amqp_url) as upstream:
@@ -261,15 +276,21 @@ async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int)
              source="/services/attendance", id=completed_event_id(PROGRAM.id, p.nip)))
             for p in rng_people
         )  # fmt: skip
+        spies = Profiles(services, RESULTS, f"{time.strftime('%Y%m%dT%H%M%S')}-cert{instances}") if profile else None
+        before = meter.snapshot()
         started = time.perf_counter()
         await upstream.publish_many(events, 256)
         while len(issued) < n:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = meter.per_item_ms(before, meter.snapshot(), n)
+    if spies:
+        spies.stop()
+        _print_hot(spies, services[:1])
     processes.stop(services)
     for s in services:
         stack.running.remove(s)
-    return n / elapsed
+    return n / elapsed, cpu
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -306,20 +327,26 @@ async def main_async(args) -> dict:
     people_events = workload.count_events(workload.cohort(PROGRAM, 1))
     size = len(json.dumps(next(iter(workload.events(PROGRAM, workload.cohort(PROGRAM, 1))))[1]))
     result: dict = {"scale": args.scale, "at": dt.datetime.now(dt.UTC).isoformat(), "machine": _machine()}
+    stages = set(args.stages.split(","))
     with tempfile.TemporaryDirectory(prefix="humas-bench-") as tmp, Stack(Path(tmp)) as stack, fresh_vhost("bench") as amqp:
-        n_bare = min(args.bare_cap, people_events * args.scale)
-        print(f"• bare broker round trip: {n_bare} messages of {size} bytes …")
-        result["bare_broker_msgs_per_s"] = round(await bare_broker(amqp, n_bare, size, args.window), 1)
-        print(f"• bare database: {n_bare} single-document upserts …")
-        result["bare_db_upserts_per_s"] = round(await bare_database(stack.mongo.url, n_bare), 1)
-        print("• bare renderer: 300 certificates, rendered and signed …")
-        # In a thread, as the service does: pyHanko runs its own event loop.
-        result["bare_renderer_pdfs_per_s"] = round(await asyncio.to_thread(bare_renderer, 300, stack.signing), 1)
-        print(f"• the year, scale {args.scale} …")
-        result["replay"] = await replay_year(stack, amqp, args)
-        print(f"• certificate stage, 1 and 2 processes, {args.cert_probe} completions each …")
-        result["cert_stage_1_per_s"] = round(await certificate_stage(stack, amqp, args.cert_probe, 1), 1)
-        result["cert_stage_2_per_s"] = round(await certificate_stage(stack, amqp, args.cert_probe, 2), 1)
+        if "bare" in stages:
+            n_bare = min(args.bare_cap, people_events * args.scale)
+            print(f"• bare broker round trip: {n_bare} messages of {size} bytes …")
+            result["bare_broker_msgs_per_s"] = round(await bare_broker(amqp, n_bare, size, args.window), 1)
+            print(f"• bare database: {n_bare} single-document upserts …")
+            result["bare_db_upserts_per_s"] = round(await bare_database(stack.mongo.url, n_bare), 1)
+            print("• bare renderer: 300 certificates, rendered and signed …")
+            # In a thread, as the service does: pyHanko runs its own event loop.
+            result["bare_renderer_pdfs_per_s"] = round(await asyncio.to_thread(bare_renderer, 300, stack.signing), 1)
+        if "replay" in stages:
+            print(f"• the year, scale {args.scale} …")
+            result["replay"] = await replay_year(stack, amqp, args)
+        if "cert" in stages:
+            print(f"• certificate stage, 1 and 2 processes, {args.cert_probe} completions each …")
+            for instances in (1, 2):
+                rate, cpu = await certificate_stage(stack, amqp, args.cert_probe, instances, args.profile and instances == 1)
+                result[f"cert_stage_{instances}_per_s"] = round(rate, 1)
+                result[f"cert_stage_{instances}_cpu_ms_per_certificate"] = cpu
     return result
 
 
@@ -330,23 +357,37 @@ def _machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
 def report(r: dict) -> list[tuple[str, str, str, str]]:
-    replay = r["replay"]
-    rows = [
-        ("attendance ingest vs bare upserts", f"{replay['attendance_events_per_s']:.0f}/s vs {r['bare_db_upserts_per_s']:.0f}/s",
-         f"{replay['attendance_events_per_s'] / r['bare_db_upserts_per_s']:.2f}×", "≥ 1.0×"),
-        ("ingest vs bare broker round trip", f"{replay['attendance_events_per_s']:.0f}/s vs {r['bare_broker_msgs_per_s']:.0f}/s",
-         f"{replay['attendance_events_per_s'] / r['bare_broker_msgs_per_s']:.2f}×", "(limit)"),
-        ("certificate stage (1 process) vs bare renderer", f"{r['cert_stage_1_per_s']:.0f}/s vs {r['bare_renderer_pdfs_per_s']:.0f}/s",
-         f"{r['cert_stage_1_per_s'] / r['bare_renderer_pdfs_per_s']:.2f}×", "≥ 0.8×"),
-        ("2 certificate processes vs 1", f"{r['cert_stage_2_per_s']:.0f}/s vs {r['cert_stage_1_per_s']:.0f}/s",
-         f"{r['cert_stage_2_per_s'] / r['cert_stage_1_per_s']:.2f}×", "≥ 1.6×"),
-        ("first event → last certificate", f"{replay['first_event_to_last_certificate_s']:.1f} s", "", "≤ 30 s (scale 1)"),
-        ("lost certificates", f"{replay['lost']} of {replay['expected_certificates']}", "", "0"),
-        ("peak RSS per service", ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()), "", "< 300 MB"),
-        ("completed → issued latency", ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()), "", ""),
-    ]  # fmt: skip
-    return rows
+    """(measure, figures, ratio, target) for what this run measured."""
+    replay, rows = r.get("replay"), []
+    ingest, upserts, broker = (replay or {}).get("attendance_events_per_s"), r.get("bare_db_upserts_per_s"), r.get("bare_broker_msgs_per_s")
+    renderer, one, two = r.get("bare_renderer_pdfs_per_s"), r.get("cert_stage_1_per_s"), r.get("cert_stage_2_per_s")
+    if replay:
+        rows += [("attendance ingest vs bare upserts", f"{ingest:.0f}/s vs {upserts or 0:.0f}/s", _ratio(ingest, upserts), "≥ 1.0×"),
+                 ("ingest vs bare broker round trip", f"{ingest:.0f}/s vs {broker or 0:.0f}/s", _ratio(ingest, broker), "(limit)")]
+    if one:
+        rows += [("certificate stage (1 process) vs bare renderer", f"{one:.0f}/s vs {renderer or 0:.0f}/s", _ratio(one, renderer), "≥ 0.8×"),
+                 ("2 certificate processes vs 1", f"{two:.0f}/s vs {one:.0f}/s", _ratio(two, one), "≥ 1.6×")]
+    if replay:
+        rows += [
+            ("first event → last certificate", f"{replay['first_event_to_last_certificate_s']:.1f} s", "", "≤ 30 s (scale 1)"),
+            ("lost certificates", f"{replay['lost']} of {replay['expected_certificates']}", "", "0"),
+            ("peak RSS per service", ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()), "", "< 300 MB"),
+            ("completed → issued latency", ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()), "", ""),
+        ]
+    return rows  # fmt: skip
+
+
+def cpu_tables(r: dict) -> list[tuple[str, dict]]:
+    tables = [(f"CPU ms per certificate, {n} process{'es' if n > 1 else ''}", r[f"cert_stage_{n}_cpu_ms_per_certificate"])
+              for n in (1, 2) if f"cert_stage_{n}_cpu_ms_per_certificate" in r]  # fmt: skip
+    if "replay" in r:
+        tables.insert(0, ("CPU ms per event, year replay", r["replay"]["cpu_ms_per_event"]))
+    return tables
 
 
 def main() -> None:
@@ -355,13 +396,16 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"{stamp}-scale{args.scale}.json").write_text(json.dumps(result, indent=2))
-    plot(result, RESULTS / f"{stamp}-scale{args.scale}.png")
+    if "replay" in result:
+        plot(result, RESULTS / f"{stamp}-scale{args.scale}.png")
+        print(f"\nscale {args.scale}: {result['replay']['participants']} participants, {result['replay']['events']} events")
     rows = report(result)
-    width = max(len(r[0]) for r in rows)
-    print(f"\nscale {args.scale}: {result['replay']['participants']} participants, {result['replay']['events']} events")
+    width = max((len(r[0]) for r in rows), default=0)
     for name, figures, ratio, target in rows:
         print(f"  {name:<{width}}  {figures:<34} {ratio:>6}  target {target}")
-    print(f"\nresults: {RESULTS / f'{stamp}-scale{args.scale}.json'} (+ .png)")
+    for title, cpu in cpu_tables(result):
+        print(f"  {title}: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    print(f"\nresults: {RESULTS / f'{stamp}-scale{args.scale}.json'}" + (" (+ .png)" if "replay" in result else ""))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import json
 
 import pytest
 import typst
+import zxingcpp
+from PIL import Image
 from pypdf import PdfReader
 
 from services.certificates import domain
@@ -68,9 +70,16 @@ def test_names_are_printed_as_text_never_interpreted(renderer, name):
             assert fragment in squashed, fragment
 
 
-def test_the_qr_code_points_to_the_verify_url():
-    svg = qr_svg(LINKS.verify("A" * 22))
-    assert svg.startswith("<svg") and "path" in svg
+def test_the_printed_qr_code_reads_as_the_verify_url():
+    """The page rasterised by Typst, then read by a QR decoder, as a phone would."""
+    cert = certificate("Ahmad Fauzi, S.Sos.")
+    content = domain.content(PROGRAM, cert, LINKS)
+    compiler = typst.Compiler(str(TEMPLATES / PROGRAM.template), root=str(TEMPLATES))
+    data = json.dumps({**content, "qr_svg": qr_svg(content["verify_url"])})
+    page = Image.open(io.BytesIO(compiler.compile(format="png", ppi=150, sys_inputs={"data": data})))
+    assert [(b.format, b.text) for b in zxingcpp.read_barcodes(page)] == [
+        (zxingcpp.BarcodeFormat.QRCode, LINKS.verify(cert.code))
+    ]
 
 
 def test_a_template_outside_the_template_folder_is_refused(renderer):
