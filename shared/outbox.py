@@ -12,8 +12,10 @@ import logging
 import time
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from .batching import MicroBatcher
 from .events import CloudEvent
 from .messaging import Publisher
 
@@ -35,6 +37,8 @@ class MongoOutbox:
     def __init__(self, collection: AsyncCollection, publisher: Publisher):
         self._collection = collection
         self._publisher = publisher
+        # Concurrent handlers' "published" marks go out together: one round trip for many.
+        self._marks = MicroBatcher(self._mark_many, size=64)
 
     async def publish_stored(self, doc_id: Any, routing_key: str, event: CloudEvent) -> None:
         """Publish an event the caller has just written into `doc_id`'s outbox (no read back)."""
@@ -42,10 +46,17 @@ class MongoOutbox:
         await self._mark_published(doc_id, event.id)
 
     async def _mark_published(self, doc_id: Any, event_id: str) -> None:
-        await self._collection.update_one(
-            {"_id": doc_id, f"outbox.{event_id}.published": False},
-            {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
-        )
+        await self._marks.submit((doc_id, event_id))
+
+    async def _mark_many(self, marks: list[tuple[Any, str]]) -> list[None]:
+        # Conditional on "not yet published", so a mark made twice (handler and relay) counts once.
+        await self._collection.bulk_write(
+            [UpdateOne({"_id": doc_id, f"outbox.{event_id}.published": False},
+                       {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}})
+             for doc_id, event_id in marks],
+            ordered=False,
+        )  # fmt: skip
+        return [None] * len(marks)
 
     async def flush(self, doc_id: Any) -> int:
         """Publish the pending events of one document (the one a handler just wrote)."""

@@ -48,8 +48,13 @@ class AttendanceBook(Protocol):
 
 
 class MongoAttendanceBook:
+    KNOWN_CAP = 250_000  # about 30 MB of keys at most; past it the set starts afresh
+
     def __init__(self, db: AsyncDatabase):
         self.participants = db["participants"]
+        # Participant documents this process has seen exist. They are never deleted (withdrawal
+        # is a flag), so a batch skips creating them: one write fewer per report on the server.
+        self._known: set[str] = set()
 
     async def ensure_indexes(self) -> None:
         for field in ("program_id", "eligible", "outbox_pending"):
@@ -73,19 +78,21 @@ class MongoAttendanceBook:
         return _attendee(presence.program_id, presence.nip, doc)
 
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]:
-        """Many presences in two unordered bulk writes and one read back, keyed by participant key.
+        """Many presences in one or two unordered bulk writes and one read back, keyed by participant
+        key (documents not yet seen by this process are created first).
         Each update is the same idempotent update as `record` (commutative `$max` and `$set`)."""
         # Two bulk writes: create missing documents (top-level fields only), then update. nx-27017
         # stores a dotted `$max` of a bulk upsert that inserts as a literal "presence.s1" key.
-        new = {participant_key(p.program_id, p.nip): {"program_id": p.program_id, "nip": p.nip} for p in presences}
-        try:
-            await self.participants.bulk_write(
-                [UpdateOne({"_id": key}, {"$setOnInsert": fields}, upsert=True) for key, fields in new.items()],
-                ordered=False,
-            )
-        except BulkWriteError as e:  # created concurrently by another writer: it exists, as wanted
-            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
-                raise
+        keys = {participant_key(p.program_id, p.nip): {"program_id": p.program_id, "nip": p.nip} for p in presences}
+        if new := {key: fields for key, fields in keys.items() if key not in self._known}:
+            try:
+                await self.participants.bulk_write(
+                    [UpdateOne({"_id": key}, {"$setOnInsert": fields}, upsert=True) for key, fields in new.items()],
+                    ordered=False,
+                )
+            except BulkWriteError as e:  # created concurrently by another writer: it exists, as wanted
+                if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                    raise
         # One update per document (a participant may appear several times in a batch).
         merged: dict[str, dict] = {}
         for p in presences:
@@ -94,7 +101,10 @@ class MongoAttendanceBook:
                 for path, value in fields.items():
                     update[operator][path] = max(value, update[operator].get(path, value)) if operator == "$max" else value
         await self.participants.bulk_write([UpdateOne({"_id": k}, u) for k, u in merged.items()], ordered=False)
-        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": list(new)}})}
+        docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": list(keys)}})}
+        if len(self._known) + len(docs) > self.KNOWN_CAP:
+            self._known.clear()
+        self._known.update(docs)
         return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None:

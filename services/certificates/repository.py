@@ -5,18 +5,20 @@ that carries it, guarded by a unique `seq_key` (program and number), and a first
 inserted with its number in one write. The candidate is the highest number known to be taken
 (this process's last, or the program's `numbering` hint) + 1, stepping up on each collision;
 both only ever record numbers already taken, so every number at or below them is taken and
-each assignment takes the lowest free one. A crash between the insert and the hint update
-leaves the hint behind, never a gap.
+each assignment takes the lowest free one. The hint is raised in the background, coalesced
+(one write per burst, not per certificate): a hint left behind by a crash or an outage costs
+the next process a few collisions, never a gap.
 Uniqueness lives in single-field keys: nx-27017 does not use compound indexes (it scans).
 """
 
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.events import CloudEvent
 from shared.outbox import with_outbox
@@ -25,6 +27,7 @@ from shared.programs import Program
 from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
+log = logging.getLogger(__name__)
 
 
 class CertificateRepository(Protocol):
@@ -44,6 +47,8 @@ class MongoCertificates:
         self._numbering = db["numbering"]
         self._numbering_lock = asyncio.Lock()  # this process's handlers don't race each other
         self._highest: dict[str, int] = {}  # per program: the highest number this process knows is taken
+        self._hint_due: dict[str, int] = {}  # per program: taken numbers the shared hint has yet to hear of
+        self._hint_writer: asyncio.Task | None = None
 
     async def ensure_indexes(self) -> None:
         c = self.collection
@@ -89,8 +94,21 @@ class MongoCertificates:
                     draft = dataclasses.replace(draft, code=new_code())
                     continue
                 self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
-                await self._numbering.update_one({"_id": draft.program_id}, {"$max": {"highest": seq}}, upsert=True)
+                self._raise_hint(draft.program_id, seq)
                 return numbered
+
+    def _raise_hint(self, program_id: str, seq: int) -> None:
+        self._hint_due[program_id] = max(seq, self._hint_due.get(program_id, 0))
+        if self._hint_writer is None or self._hint_writer.done():
+            self._hint_writer = asyncio.ensure_future(self._write_hints())
+
+    async def _write_hints(self) -> None:
+        while self._hint_due:
+            program_id, seq = self._hint_due.popitem()
+            try:
+                await self._numbering.update_one({"_id": program_id}, {"$max": {"highest": seq}}, upsert=True)
+            except PyMongoError:  # only a hint: the next certificate raises it again
+                log.warning("numbering hint not written", exc_info=True)
 
     async def _known_highest(self, program_id: str, refresh: bool = False) -> int:
         if refresh or program_id not in self._highest:
