@@ -103,6 +103,7 @@ class MongoCertificates:
             self._hint_writer = asyncio.ensure_future(self._write_hints())
 
     async def _write_hints(self) -> None:
+        await asyncio.sleep(0.05)  # gather a burst: one write for all the numbers taken meanwhile
         while self._hint_due:
             program_id, seq = self._hint_due.popitem()
             try:

@@ -7,9 +7,11 @@ SIGNING_PKCS12_PASSPHRASE). The local run makes a self-signed one on first start
 incremental update of the PDF/A document, as PDF/A-2 allows.
 """
 
+import asyncio
 import datetime as dt
 import io
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +52,24 @@ class PdfSigner:
         )
         # A fixed reservation spares pyHanko a dummy signing pass to size it (about 40 % of the cost);
         # 16 kB holds a CMS with a chain of a few RSA-4096 certificates.
-        out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), meta, signer=self._signer,
-                               bytes_reserved=16384)  # fmt: skip
-        return out.getvalue()
+        signing = signers.PdfSigner(meta, signer=self._signer).async_sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), bytes_reserved=16384
+        )
+        return _thread_loop().run_until_complete(signing).getvalue()
 
     def check(self, pdf: bytes) -> dict | None:
         return check_signature(pdf, self._trust)
+
+
+_threads = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """pyHanko's synchronous `sign_pdf` starts and closes an event loop per document (about a
+    tenth of the signing time); each worker thread keeps one loop for its signatures instead."""
+    if (loop := getattr(_threads, "loop", None)) is None:
+        loop = _threads.loop = asyncio.new_event_loop()
+    return loop
 
 
 class PadesSignedAttributes(attributes.SignedAttributeProviderSpec):
