@@ -296,7 +296,7 @@ async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int,
     return n / elapsed, cpu
 
 
-async def attendance_stage(stack: Stack, amqp_url: str) -> tuple[float, dict]:
+async def attendance_stage(stack: Stack, amqp_url: str, profile: bool = False) -> tuple[float, dict]:
     """The attendance service alone on a full queue: the year's events (one cohort) are published
     while it is stopped, then it takes them in with the machine to itself. Events/s from its first
     acked message to its last (start-up excluded), and CPU ms per event per component."""
@@ -311,6 +311,7 @@ async def attendance_stage(stack: Stack, amqp_url: str) -> tuple[float, dict]:
         await upstream.publish_many(workload.events(PROGRAM, people), 256)
         service = stack.start(["attendance"], env, tag)[0]
         meter = stack.cpu_meter([service])
+        spies = Profiles([service], RESULTS, f"{time.strftime('%Y%m%dT%H%M%S')}-alone") if profile else None
         first = None
         while (done := await consumed(http, service)) < total:
             if first is None and done:
@@ -318,6 +319,9 @@ async def attendance_stage(stack: Stack, amqp_url: str) -> tuple[float, dict]:
             await asyncio.sleep(0.25)  # each poll renders its /metrics: keep them rare
         elapsed = time.perf_counter() - first[1]
         cpu = meter.per_item_ms(before, meter.snapshot(), total - first[0])
+    if spies:
+        spies.stop()
+        _print_hot(spies, [service])
     processes.stop([service])
     stack.running.clear()
     return (total - first[0]) / elapsed, cpu
@@ -379,7 +383,7 @@ async def main_async(args) -> dict:
                 result[f"cert_stage_{instances}_cpu_ms_per_certificate"] = cpu
         if "attendance" in stages:
             print("• attendance stage alone: one cohort's year, queued first …")
-            rate, cpu = await attendance_stage(stack, amqp)
+            rate, cpu = await attendance_stage(stack, amqp, args.profile)
             result["attendance_stage_per_s"], result["attendance_stage_cpu_ms_per_event"] = round(rate, 1), cpu
     return result
 

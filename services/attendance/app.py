@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
 from pydantic import Field
 
 from shared import contract
@@ -58,8 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await retry_transient(lambda: deps["outbox"].publish_stored(doc_id, contract.COMPLETED, event))
 
     @rt.broker.subscriber(enrolled_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
-    async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, enrolled_q.name):
+    async def on_enrolled(body: bytes) -> None:
+        async with rt.settling(enrolled_q.name) as message:
             if not (decoded := await rt.accept(body, message, enrolled_q.name, enrolled, programs)):
                 return
             envelope, data = decoded
@@ -69,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await publish_completed(key(data), completed)
 
     @rt.broker.subscriber(attended_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ATTENDED))
-    async def on_attended(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, attended_q.name):
+    async def on_attended(body: bytes) -> None:
+        async with rt.settling(attended_q.name) as message:
             if not (decoded := await rt.accept(body, message, attended_q.name, attended, programs)):
                 return
             _, data = decoded
@@ -80,8 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await publish_completed(key(data), completed)
 
     @rt.broker.subscriber(withdrawn_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.WITHDRAWN))
-    async def on_withdrawn(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, withdrawn_q.name):
+    async def on_withdrawn(body: bytes) -> None:
+        async with rt.settling(withdrawn_q.name) as message:
             if not (decoded := await rt.accept(body, message, withdrawn_q.name, withdrawals, programs)):
                 return
             await retry_transient(lambda: handlers.record_withdrawal(decoded[1], deps["book"]))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
 from shared.contract import CERTIFICATE_ISSUED
@@ -60,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await retry_transient(lambda: state["outbox"].publish_stored(cert.certificate_id, routing_key, event))
 
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.COMPLETED))
-    async def on_completed(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, queue.name):
+    async def on_completed(body: bytes) -> None:
+        async with rt.settling(queue.name) as message:
             if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
                 return
             _, data = decoded

@@ -4,7 +4,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from faststream import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
 
 from shared import contract
 from shared.events import EnrolledData, WithdrawnData
@@ -38,16 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     withdrawn_q = consumer_queue(rt.queue_name(contract.WITHDRAWN), contract.WITHDRAWN, settings.delivery_limit)
 
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.ENROLLED))
-    async def on_enrolled(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, queue.name):
+    async def on_enrolled(body: bytes) -> None:
+        async with rt.settling(queue.name) as message:
             if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
                 return
             envelope, data = decoded
             await retry_transient(lambda: handlers.enrol(envelope, data, state["roster"]))
 
     @rt.broker.subscriber(withdrawn_q, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.WITHDRAWN))
-    async def on_withdrawn(body: bytes, message: RabbitMessage) -> None:
-        async with rt.settling(message, withdrawn_q.name):
+    async def on_withdrawn(body: bytes) -> None:
+        async with rt.settling(withdrawn_q.name) as message:
             if not (decoded := await rt.accept(body, message, withdrawn_q.name, withdrawals, programs)):
                 return
             _, data = decoded
