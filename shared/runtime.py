@@ -81,7 +81,7 @@ class Runtime:
 
         The message comes from FastStream's context, not from a `message: RabbitMessage`
         parameter: FastDepends resolves such a parameter in a worker thread, one thread hop per
-        message, which was about a quarter of the attendance service's CPU.
+        message: a third of the attendance service's CPU (docs/performance.md, item 13).
 
         Why reject and not nack: on RabbitMQ 4.3+ a requeued `basic.nack` no longer counts toward a
         quorum queue's `x-delivery-limit` (only `basic.reject` does), so a poison message nacked
