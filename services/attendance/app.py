@@ -90,11 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         while True:
             for program in programs:
                 try:
-                    done = await handlers.complete_settled(program, book, settle)
-                    for nip, event in done:  # straight from the write, like the handlers; the relay covers crashes
-                        await deps["outbox"].publish_stored(participant_key(program.id, nip), contract.COMPLETED, event)
-                    if done:
+                    # Chunk by chunk (bounded memory), each published straight from its write like
+                    # the handlers' (the relay covers crashes); the next chunk at once while they come full.
+                    while done := await handlers.complete_settled(program, book, settle):
+                        await asyncio.gather(*(deps["outbox"].publish_stored(participant_key(program.id, nip),
+                                                                             contract.COMPLETED, event)
+                                               for nip, event in done))  # fmt: skip
                         rt.log.info("completed settled participants", program_id=program.id, count=len(done))
+                        if len(done) < handlers.SWEEP_CHUNK:
+                            break
                 except Exception:  # an outage must not end the sweep; the next pass retries
                     rt.log.warning("completion sweep failed", exc_info=True)
             await asyncio.sleep(settings.outbox_interval_s)

@@ -72,16 +72,21 @@ async def complete_if_due(
     return event if await book.mark_completed(program.id, attendee.nip, event) else None
 
 
+SWEEP_CHUNK = 256
+
+
 async def complete_settled(
-    program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None
+    program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None,
+    limit: int = SWEEP_CHUNK,
 ) -> list[tuple[str, CloudEvent]]:
-    """The sweep: complete eligible participants of a closed program whose reports have settled.
-    Returns (nip, `completed` event) for each completion this call wrote."""
+    """The sweep: complete eligible participants of a closed program whose reports have settled,
+    at most `limit` per call (the caller publishes each chunk and calls again while chunks come
+    back full). Returns (nip, `completed` event) for each completion this call wrote."""
     now = _now(now)
     if not program.is_closed(now):
         return []
     done = []
-    for nip in await book.settled_candidates(program.id, quiet_since=now - settle):
+    for nip in await book.settled_candidates(program.id, quiet_since=now - settle, limit=limit):
         if event := await complete_if_due(program, await book.attendee(program.id, nip), book, now, settled=True):
             done.append((nip, event))
     return done

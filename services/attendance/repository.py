@@ -43,7 +43,7 @@ class AttendanceBook(Protocol):
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]: ...
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
     async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
-    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]: ...
+    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime, limit: int) -> list[str]: ...
     async def withdraw(self, program_id: str, nip: str) -> None: ...
 
 
@@ -132,13 +132,17 @@ class MongoAttendanceBook:
         except DuplicateKeyError:  # created concurrently: now it exists
             await self.participants.update_one(query, update)
 
-    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime) -> list[str]:
+    async def settled_candidates(self, program_id: str, quiet_since: dt.datetime, limit: int) -> list[str]:
+        """At most `limit` of them: a sweep pass holds one bounded chunk, however many are due."""
+        found: list[str] = []
         cursor = self.participants.find({"eligible": True}, {"program_id": 1, "nip": 1, "last_activity": 1})
-        return [
-            doc["nip"]
-            async for doc in cursor
-            if doc["program_id"] == program_id and doc.get("last_activity", 0) <= quiet_since.timestamp()
-        ]
+        async for doc in cursor:
+            if doc["program_id"] == program_id and doc.get("last_activity", 0) <= quiet_since.timestamp():
+                found.append(doc["nip"])
+                if len(found) >= limit:
+                    break
+        await cursor.close()
+        return found
 
 
 def _presence_update(presence: Presence, now: dt.datetime) -> dict:

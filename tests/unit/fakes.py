@@ -63,8 +63,9 @@ class FakeAttendanceBook(FakeRoster):
     async def set_eligible(self, program_id, nip, eligible):
         (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 
-    async def settled_candidates(self, program_id, quiet_since):
-        return [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
+    async def settled_candidates(self, program_id, quiet_since, limit):
+        due = [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
+        return due[:limit]
 
     async def withdraw(self, program_id, nip):
         self.withdrawn.add((program_id, nip))

@@ -149,3 +149,19 @@ def test_progress_of_a_withdrawn_or_completed_participant():
     assert progress(PROGRAM, NIP, None, {}, set(), False, True, dt.date(2026, 2, 1)).status == "withdrawn"
     done = progress(PROGRAM, NIP, None, {1: 100}, set(range(1, 17)), True, False, dt.date(2026, 12, 1))
     assert done.status == "completed" and done.can_still_complete and done.sessions_remaining == 0
+
+
+async def test_the_sweep_completes_a_crowd_in_bounded_chunks():
+    """At scale 100 a hundred thousand participants settle at once: each call holds one chunk."""
+    book = FakeAttendanceBook()
+    nips = [f"198503122010011{i:03d}" for i in range(1, 601)]
+    for nip in nips:
+        data = EnrolledData(program_id=PROGRAM.id, nip=nip, name="Peserta", jenjang="ahli_pertama", unit_kerja="Satker")
+        await handlers.record_enrolment(enrolled()[1], data, PROGRAM, book, REPORTED)
+        for s in range(1, 14):
+            await handlers.record_attendance(AttendedData(program_id=PROGRAM.id, nip=nip, session=s), PROGRAM, book, REPORTED)
+    chunks = []
+    while done := await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, limit=256):
+        chunks.append(len(done))
+    assert chunks == [256, 256, 88]
+    assert {n for (_, n) in book.completed} == set(nips)
