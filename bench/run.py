@@ -53,6 +53,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bare-cap", type=int, default=20_000, help="messages/upserts for the bare limits")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the last certificate")
     parser.add_argument("--profile", action="store_true", help="sample each service with py-spy during the replay")
+    parser.add_argument("--attendance-scale", type=int, default=1, help="cohorts for the attendance-alone stage")
     parser.add_argument("--stages", default="bare,replay,cert,attendance",
                         help="which of bare,replay,cert,attendance to run (all by default)")
     return parser.parse_args()
@@ -296,15 +297,16 @@ async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int,
     return n / elapsed, cpu
 
 
-async def attendance_stage(stack: Stack, amqp_url: str, profile: bool = False) -> tuple[float, dict]:
+async def attendance_stage(stack: Stack, amqp_url: str, scale: int, profile: bool = False) -> tuple[float, dict, float]:
     """The attendance service alone on a full queue: the year's events (one cohort) are published
     while it is stopped, then it takes them in with the machine to itself. Events/s from its first
-    acked message to its last (start-up excluded), and CPU ms per event per component."""
+    acked message to its last (start-up excluded), CPU ms per event per component, and its peak RSS
+    in MB (at scale 100 it includes completing a hundred thousand settled participants)."""
     tag = f"att-{uuid.uuid4().hex[:6]}"
     env = stack.env(amqp_url, tag)
     processes.stop(stack.start(["attendance"], env, tag))  # declares its queues; they outlive it
     stack.running.clear()
-    people = workload.cohort(PROGRAM, 1)
+    people = workload.cohort(PROGRAM, scale)
     total = workload.count_events(people)
     async with Upstream(amqp_url) as upstream, httpx.AsyncClient(timeout=5) as http:
         await upstream.listen(contract.COMPLETED)  # somewhere for its completions to go (publishes are mandatory)
@@ -322,9 +324,10 @@ async def attendance_stage(stack: Stack, amqp_url: str, profile: bool = False) -
     if spies:
         spies.stop()
         _print_hot(spies, [service])
+    rss = service.peak_rss_mb()
     processes.stop([service])
     stack.running.clear()
-    return (total - first[0]) / elapsed, cpu
+    return (total - first[0]) / elapsed, cpu, rss
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -382,9 +385,10 @@ async def main_async(args) -> dict:
                 result[f"cert_stage_{instances}_per_s"] = round(rate, 1)
                 result[f"cert_stage_{instances}_cpu_ms_per_certificate"] = cpu
         if "attendance" in stages:
-            print("• attendance stage alone: one cohort's year, queued first …")
-            rate, cpu = await attendance_stage(stack, amqp, args.profile)
+            print(f"• attendance stage alone: the year at scale {args.attendance_scale}, queued first …")
+            rate, cpu, rss = await attendance_stage(stack, amqp, args.attendance_scale, args.profile)
             result["attendance_stage_per_s"], result["attendance_stage_cpu_ms_per_event"] = round(rate, 1), cpu
+            result["attendance_stage_peak_rss_mb"] = round(rss, 1)
     return result
 
 
@@ -429,6 +433,7 @@ def cpu_tables(r: dict) -> list[tuple[str, dict]]:
         tables.insert(0, ("CPU ms per event, year replay", r["replay"]["cpu_ms_per_event"]))
     if "attendance_stage_cpu_ms_per_event" in r:
         tables.append(("CPU ms per event, attendance alone", r["attendance_stage_cpu_ms_per_event"]))
+        tables.append(("peak RSS MB, attendance alone", {"attendance": r["attendance_stage_peak_rss_mb"]}))
     return tables
 
 
