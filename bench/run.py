@@ -183,8 +183,10 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
     completed_at: dict[str, float] = {}
     issued_at: dict[str, float] = {}
     async with Upstream(amqp_url) as upstream:
-        watch_completed = await upstream.listen(contract.COMPLETED)
-        watch_issued = await upstream.listen(contract.CERTIFICATE_ISSUED)
+        # Durable: a broker restart during a long run must not take the watchers' queues (and the
+        # events in them) away; the run's own vhost is deleted with them at the end.
+        watch_completed = await upstream.listen(contract.COMPLETED, durable=True)
+        watch_issued = await upstream.listen(contract.CERTIFICATE_ISSUED, durable=True)
         http = httpx.AsyncClient(timeout=5)
         attendance = next(s for s in services if s.name == "attendance")
 
@@ -266,7 +268,7 @@ async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int,
     rng_people = workload.cohort(PROGRAM, 1, seed=instances)[:n]
     issued: set[str] = set()
     async with Upstream(amqp_url) as upstream:
-        watch = await upstream.listen(contract.CERTIFICATE_ISSUED)
+        watch = await upstream.listen(contract.CERTIFICATE_ISSUED, durable=True)
 
         async def on(message):
             async with message.process():
