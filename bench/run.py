@@ -190,9 +190,15 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
         http = httpx.AsyncClient(timeout=5)
         attendance = next(s for s in services if s.name == "attendance")
 
+        attended = {p.nip: sorted(p.sessions) for p in people}
+        wrong: set[str] = set()  # completed with other sessions than the person attended
+
         async def on(message, into):
             async with message.process():
-                into.setdefault(json.loads(message.body)["data"]["nip"], time.perf_counter())
+                data = json.loads(message.body)["data"]
+                into.setdefault(data["nip"], time.perf_counter())
+                if into is completed_at and data["sessions"] != attended[data["nip"]]:
+                    wrong.add(data["nip"])
 
         await watch_completed.consume(lambda m: on(m, completed_at))
         await watch_issued.consume(lambda m: on(m, issued_at))
@@ -241,7 +247,7 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
     stack.running.clear()
     return {
         "participants": len(people), "events": total, "expected_certificates": len(expected),
-        "certificates": len(issued_at), "lost": len(expected - set(issued_at)),
+        "certificates": len(issued_at), "lost": len(expected - set(issued_at)), "wrong_sessions": len(wrong),
         "publish_s": round(published_in, 2), "first_event_to_last_certificate_s": round(elapsed, 2),
         "attendance_events_per_s": round(total / attendance_done_in, 1),
         "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
@@ -422,6 +428,7 @@ def report(r: dict) -> list[tuple[str, str, str, str]]:
         rows += [
             ("first event → last certificate", f"{replay['first_event_to_last_certificate_s']:.1f} s", "", "≤ 30 s (scale 1)"),
             ("lost certificates", f"{replay['lost']} of {replay['expected_certificates']}", "", "0"),
+            ("completed with other sessions than attended", str(replay["wrong_sessions"]), "", "0"),
             ("peak RSS per service", ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()), "", "< 300 MB"),
             ("completed → issued latency", ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()), "", ""),
         ]

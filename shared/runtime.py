@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.schemas import Channel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -73,6 +73,16 @@ class Runtime:
         await self.broker.start()
         self.ready = True
         self.log.info("started", queues=self.queues)
+
+    async def waiting(self, *queues: RabbitQueue) -> int:
+        """Messages ready in these queues and not yet delivered to any consumer: the broker's own
+        count, the same for every replica. Each queue is declared again exactly as its subscriber
+        declared it (what a reconnect does too), which changes nothing and returns the count."""
+        total = 0
+        for queue in queues:
+            declared = await self.broker.declare_queue(queue)
+            total += (await declared.declare()).message_count or 0
+        return total
 
     @contextlib.asynccontextmanager
     async def settling(self, queue: str):

@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 try:
                     # Chunk by chunk (bounded memory), each published straight from its write like
                     # the handlers' (the relay covers crashes); the next chunk at once while they come full.
-                    while done := await handlers.complete_settled(program, book, settle):
+                    inputs = (attended_q, enrolled_q, withdrawn_q)  # each can change what is certified
+                    while done := await handlers.complete_settled(program, book, settle,
+                                                                  reports_waiting=await rt.waiting(*inputs)):
                         await asyncio.gather(*(deps["outbox"].publish_stored(participant_key(program.id, nip),
                                                                              contract.COMPLETED, event)
                                                for nip, event in done))  # fmt: skip

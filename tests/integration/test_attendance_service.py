@@ -96,3 +96,31 @@ async def test_enrolments_racing_their_own_attendance_reports_are_never_lost(amq
         completed = await bus.watch("completed")
         await bus.upstream.publish_many(interleaved, window=512)
         await completed.until(lambda evts: {e["data"]["nip"] for e in evts} == set(nips), 60, "all 120 completions")
+
+
+async def test_the_sweep_waits_for_reports_still_queued(amqp_url, mongodb_url):
+    """After the program closes, a participant whose last reports sit behind a backlog looks
+    quiet; the sweep must not certify them with what it has so far (at scale 100 it printed 12
+    sessions for people who attended 16). Their 16th report completes them with all 16."""
+    # First run: ALL reaches the rule (12 of 16) but is not yet settled when the service stops.
+    first = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
+                     settle_seconds=30, outbox_interval_s=0.1, prefetch=2, batch_size=1)  # fmt: skip
+    settings = first.model_copy(update={"settle_seconds": 0.2})  # then: settled at once, as seen from here
+    async with Bus(amqp_url) as bus:
+        completed = await bus.watch("completed")
+        async with running(create_app(first)):
+            for routing_key, event in [enrolled(ALL, "Putu Ayu Lestari"), *(attended(ALL, s) for s in range(1, 13))]:
+                await bus.publish(routing_key, event)
+            db = AsyncMongoClient(mongodb_url, tz_aware=True)[settings.mongodb_database]
+            await eventually(lambda: _count(db, ALL, 12), what="12 sessions recorded, eligible once settled")
+        # While the service is down: a backlog of other people's reports, then the last four sessions.
+        backlog = [attended(f"1990010120150320{i:02d}", 1) for i in range(1, 100)] * 12
+        backlog = [("attended", {**event, "id": f"{event['id']}-{k}"}) for k, (_, event) in enumerate(backlog)]
+        await bus.upstream.publish_many([*backlog, *(attended(ALL, s) for s in range(13, 17))], window=64)
+        async with running(create_app(settings)):
+            await completed.until(lambda evts: any(e["data"]["nip"] == ALL for e in evts), timeout=60,
+                                  what="the completion")  # fmt: skip
+            await eventually(lambda: _count(db, ALL, 16), what="all 16 sessions recorded")
+        await completed.collect()
+        sessions = {tuple(e["data"]["sessions"]) for e in completed.events if e["data"]["nip"] == ALL}
+        assert sessions == {tuple(range(1, 17))}, "certified only once every queued report was in"

@@ -165,3 +165,12 @@ async def test_the_sweep_completes_a_crowd_in_bounded_chunks():
         chunks.append(len(done))
     assert chunks == [256, 256, 88]
     assert {n for (_, n) in book.completed} == set(nips)
+
+
+async def test_nobody_settles_while_reports_are_still_queued():
+    """A backlog (a replay, an outage) makes everyone behind it look quiet."""
+    book = FakeAttendanceBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 14)], book)
+    assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, reports_waiting=1) == []
+    assert book.completed == {}
+    assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, reports_waiting=0)) == 1
