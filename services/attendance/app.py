@@ -87,12 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def sweep(book: MongoAttendanceBook) -> None:
         settle = dt.timedelta(seconds=settings.settle_seconds)
+        inputs = (attended_q, enrolled_q, withdrawn_q)  # each can change what is certified
         while True:
             for program in programs:
                 try:
                     # Chunk by chunk (bounded memory), each published straight from its write like
                     # the handlers' (the relay covers crashes); the next chunk at once while they come full.
-                    inputs = (attended_q, enrolled_q, withdrawn_q)  # each can change what is certified
                     while done := await handlers.complete_settled(program, book, settle,
                                                                   reports_waiting=await rt.waiting(*inputs)):
                         await asyncio.gather(*(deps["outbox"].publish_stored(participant_key(program.id, nip),
