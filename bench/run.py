@@ -34,6 +34,7 @@ from services.certificates.renderer import SignedRenderer, TypstRenderer
 from services.certificates.signing import PdfSigner, make_self_signed
 from shared import contract
 from shared.events import completed_event_id
+from shared.messaging import amqp_user
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
@@ -151,6 +152,7 @@ class Stack:
         return {"AMQP_URL": amqp_url, "MONGODB_URL": self.mongo.url, "S3_ENDPOINT": self.s3.endpoint,
                 "S3_ACCESS_KEY": self.creds.access_key, "S3_SECRET_KEY": self.creds.secret_key, "S3_BUCKET": bucket,
                 "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.5", "LOG_LEVEL": "warning",
+                "COMPLETED_PUBLISHERS": amqp_user(amqp_url),  # one login for all here, the bench's own too
                 "SIGNING_PKCS12_PATH": str(self.signing[0]), "SIGNING_PKCS12_PASSPHRASE": self.signing[1]}  # fmt: skip
 
     def cpu_meter(self, services) -> CpuMeter:

@@ -34,3 +34,11 @@ def with_service_users(amqp_url: str, passwords: dict[str, str], prefix: str = "
     rabbitmq_users.import_into(vhost, passwords, prefix)
     host = parsed.netloc.rsplit("@", 1)[-1]
     return {role: rabbitmq_users.amqp_url(role, pw, host, vhost, prefix) for role, pw in passwords.items()}
+
+
+def trust_settings(prefix: str = "humas") -> dict[str, str]:
+    """The services' settings naming whom they believe, for users made by `with_service_users`."""
+    from ops import rabbitmq_users
+    from shared import contract
+
+    return {"COMPLETED_PUBLISHERS": rabbitmq_users.trusted(contract.COMPLETED, prefix)}

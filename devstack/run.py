@@ -14,15 +14,17 @@ import time
 from pathlib import Path
 
 from shared import auth
+from shared.messaging import amqp_user
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 
 from ops import rabbitmq_users
 
 from . import demo, processes, servers
-from .rabbit import with_service_users
+from .rabbit import trust_settings, with_service_users
 
 SERVICES = {"certificates": 8000, "enrollment": 8001, "attendance": 8002}
+CONSOLE_PORT, CONSOLE_USER = 8003, "petugas"
 # Fixed, so that SeaweedFS finds its volumes again after a restart.
 LOCAL_S3_PORTS = {"master.port": 19333, "master.port.grpc": 29333, "volume.port": 18080, "volume.port.grpc": 28080,
                   "filer.port": 18888, "filer.port.grpc": 28888, "s3.port.grpc": 28333}  # fmt: skip
@@ -70,8 +72,12 @@ def main() -> None:
         if own_broker_users:  # the same least-privilege users as compose.yaml
             passwords = rabbitmq_users.load_or_create_passwords(args.data_dir / "rabbitmq-users.json")
             amqp_urls = with_service_users(env["AMQP_URL"], passwords)
+            for name, value in trust_settings().items():
+                env.setdefault(name, value)
             print("• RabbitMQ users:", ", ".join(rabbitmq_users.username(r) for r in rabbitmq_users.ROLES),
                   f"(passwords in {args.data_dir / 'rabbitmq-users.json'})")  # fmt: skip
+        else:  # one login for every service and the demo's upstream: it is the one believed
+            env.setdefault("COMPLETED_PUBLISHERS", amqp_user(env["AMQP_URL"]))
         if "MONGODB_URL" not in env:
             mongo = servers.LocalMongo(args.data_dir / "mongodb", port=int(env.get("LOCAL_MONGODB_PORT", 27017)))
             if servers.port_open(mongo.port):
@@ -91,12 +97,19 @@ def main() -> None:
         print("• S3:", env["S3_ENDPOINT"], "bucket", env.get("S3_BUCKET", "certificates"))
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{SERVICES['certificates']}")
         api_key = _operator_key(env, args.data_dir)
+        console_env = _console(env, args.data_dir)
         _signing_key(env, args.data_dir)
         running.extend(processes.start(name, port, {**env, "AMQP_URL": amqp_urls[name]}, logs)
                        for name, port in SERVICES.items())  # fmt: skip
         for service in running:
             processes.wait_ready(service)
             print(f"• {service.name} ready on {service.url} (log: {service.log})")
+        if console_env is not None:  # the operator console, once the services it calls are up
+            console = processes.start("console", CONSOLE_PORT, {**env, **console_env, "AMQP_URL": amqp_urls.get(
+                "operator", env["AMQP_URL"])}, logs)  # fmt: skip
+            running.append(console)
+            processes.wait_ready(console)
+            print(f"• console ready on {console.url}/console/ (log: {console.log})")
         urls = {s.name: s.url for s in running}
         if not args.no_demo and not api_key:
             print("• demo skipped: OPERATOR_API_KEYS is set, so give the demo a key with OPERATOR_API_KEY")
@@ -113,6 +126,9 @@ def main() -> None:
             print(f"\nOperator API key (stored in {args.data_dir / 'operator-api-key'}):\n  {api_key}")
             print(f"  curl -H 'X-API-Key: {api_key}' '{urls['attendance']}/api/attendance/{args.program}/summary'")
         print(f"OpenAPI pages: {urls['enrollment']}/docs  {urls['attendance']}/docs  {urls['certificates']}/docs")
+        if console_env is not None and not env.get("CONSOLE_USERS"):
+            print(f"\nOperator console: {urls['console']}/console/\n  sign in as {CONSOLE_USER} with "
+                  f"{(args.data_dir / 'console-password').read_text().strip()}  (stored in {args.data_dir / 'console-password'})")  # fmt: skip
         print("\nRunning. Ctrl-C stops everything this command started.")
         while all(s.process.poll() is None for s in running):
             time.sleep(1)
@@ -134,6 +150,33 @@ def _operator_key(env: dict, data_dir: Path) -> str | None:
     key = path.read_text().strip()
     env["OPERATOR_API_KEYS"] = f"local-operator:{auth.hash_key(key)}"
     return key
+
+
+def _console(env: dict, data_dir: Path) -> dict | None:
+    """The console's settings: a local sign-in (password kept in .data/, only its argon2 hash
+    configured) and the console's own API key, which the services let act for that person."""
+    from services.console.security import hash_password
+
+    local_keys = env.get("OPERATOR_API_KEYS", "").startswith("local-operator:")  # made by _operator_key
+    if not local_keys and not env.get("CONSOLE_API_KEY"):
+        print("• console skipped: OPERATOR_API_KEYS is set, so give it a key with CONSOLE_API_KEY")
+        return None
+    keys = {}
+    for name, make in (("console-password", lambda: secrets.token_urlsafe(12)), ("console-api-key", auth.new_key)):
+        path = data_dir / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(make())
+        keys[name] = path.read_text().strip()
+    key = env.get("CONSOLE_API_KEY") or keys["console-api-key"]
+    if not env.get("CONSOLE_API_KEY"):
+        env["OPERATOR_API_KEYS"] += f",console:{auth.hash_key(key)}"
+    env.setdefault("OPERATOR_DELEGATES", "console")
+    return {"CONSOLE_API_KEY": key, "CONSOLE_USERS": env.get("CONSOLE_USERS") or
+            f"{CONSOLE_USER}:{hash_password(keys['console-password'])}",
+            "ENROLLMENT_URL": f"http://127.0.0.1:{SERVICES['enrollment']}",
+            "ATTENDANCE_URL": f"http://127.0.0.1:{SERVICES['attendance']}",
+            "CERTIFICATES_URL": f"http://127.0.0.1:{SERVICES['certificates']}"}  # fmt: skip
 
 
 def _signing_key(env: dict, data_dir: Path) -> None:

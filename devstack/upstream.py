@@ -9,6 +9,7 @@ import aio_pika
 import aiormq
 
 from shared import contract
+from shared.messaging import amqp_user
 
 CONNECTION_ERRORS = (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPConnectionError, ConnectionError,
                      RuntimeError)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)
@@ -30,6 +31,7 @@ def cloud_event(routing_key: str, data: dict, *, source: str = "/mooc-pintar", t
 class Upstream:
     def __init__(self, amqp_url: str):
         self._url = amqp_url
+        self.user = amqp_user(amqp_url)
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
         self.exchange: aio_pika.abc.AbstractExchange | None = None
 
@@ -47,7 +49,9 @@ class Upstream:
         """Confirmed publish; while the broker is unreachable, retry like a well-behaved upstream
         (a retried event may arrive twice: consumers dedupe on its id)."""
         body = event if isinstance(event, bytes) else json.dumps(event).encode()
-        message = aio_pika.Message(body, content_type=content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        # user_id: the login, which the broker checks; consumers of `completed` believe only theirs.
+        message = aio_pika.Message(body, content_type=content_type, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                   user_id=self.user)  # fmt: skip
         deadline = asyncio.get_running_loop().time() + retry_for
         while True:
             try:

@@ -5,11 +5,15 @@
     python -m ops.deadletters replay QUEUE --all
 
 QUEUE is a consumer queue (e.g. `attendance.attended`); ID is the event id `list` shows.
-Uses AMQP_URL. Bodies are not printed unless --show-body (they hold personal data).
+Uses AMQP_URL (the operator's login). Bodies are not printed unless --show-body (they hold personal data).
+
+A replay is published as the operator (AMQP user_id), which the certificate service trusts like the
+attendance service; so a message set aside as coming from an untrusted publisher is never replayed.
 """
 
 import argparse
 import asyncio
+import logging
 import os
 from dataclasses import dataclass
 
@@ -17,9 +21,12 @@ import aio_pika
 
 from shared import contract
 from shared.events import event_identity
-from shared.messaging import dead_letter_queue_name
+from shared.messaging import amqp_user, dead_letter_queue_name
 
-CONSUMER_QUEUES = ("enrollment.enrolled", "attendance.enrolled", "attendance.attended", "certificates.completed")
+log = logging.getLogger(__name__)
+CONSUMER_QUEUES = tuple(f"{service}.{key}" for service, keys in contract.CONSUMES.items() for key in keys)
+# Bookkeeping of the dead-lettering itself (ours and RabbitMQ's), not of the event: dropped on replay.
+_DEAD_LETTER_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-rejection-", "x-rejected-", "x-original-")
 
 
 @dataclass
@@ -70,24 +77,32 @@ async def list_dead_letters(amqp_url: str, queues=CONSUMER_QUEUES) -> list[DeadL
 
 
 async def replay(amqp_url: str, queue: str, ids: set[str] | None) -> list[str]:
-    """Re-publish the chosen dead letters (all when ids is None) as they were; then remove them."""
+    """Re-publish the chosen dead letters (all when ids is None) as they were, but as the operator;
+    then remove them. Those set aside as from an untrusted publisher stay where they are."""
     connection = await aio_pika.connect_robust(amqp_url)
     try:
-        channel = await connection.channel(publisher_confirms=True)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         exchange = await channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         replayed = []
         for letter in await _take_all(channel, queue):
             if ids is not None and letter.id not in ids:
                 await letter.message.nack(requeue=True)
                 continue
+            if letter.reason.startswith(contract.UNTRUSTED_PUBLISHER):
+                # Replaying would launder it: the operator's user_id is trusted.
+                log.warning("not replaying %s: it was set aside as %s", letter.id, letter.reason)
+                await letter.message.nack(requeue=True)
+                continue
             original = letter.message
+            headers = {k: v for k, v in (original.headers or {}).items() if not k.startswith(_DEAD_LETTER_HEADERS)}
             await exchange.publish(
                 aio_pika.Message(original.body, content_type=original.content_type or contract.CONTENT_TYPE,
-                                 message_id=original.message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 headers={"x-replayed-from": dead_letter_queue_name(queue)}),  # fmt: skip
+                                 message_id=original.message_id, type=original.type, timestamp=original.timestamp,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=amqp_user(amqp_url),
+                                 headers={**headers, "x-replayed-from": dead_letter_queue_name(queue)}),  # fmt: skip
                 routing_key=letter.routing_key,
             )
-            await original.ack()  # only after the broker confirmed the re-publish
+            await original.ack()  # only after the broker confirmed the re-publish (and a queue took it)
             replayed.append(letter.id)
         return replayed
     finally:

@@ -6,6 +6,11 @@ nothing else: the attendance service cannot read the certificate service's queue
 Upstream systems may only publish to `humas.events`. The operator role reads and
 re-publishes dead letters. The admin account manages the broker.
 
+On `humas.events` each login may also publish only the routing keys it produces
+(`contract.PRODUCERS`, RabbitMQ topic permissions: "write" is matched against the routing key
+of a publish) and bind its queues only to the keys it consumes ("read" is matched against the
+binding key of a queue.bind): an upstream login cannot announce a completion or a certificate.
+
 The same definitions serve compose (`definitions` writes the file RabbitMQ loads at boot,
 from passwords in the environment) and the local run and tests (`import_into` loads them
 into one vhost with `rabbitmqctl import_definitions`).
@@ -56,9 +61,39 @@ PERMISSIONS: dict[str, Permission] = {
 ROLES = tuple(PERMISSIONS)
 
 
+def _keys(keys) -> str:
+    return f"^({'|'.join(re.escape(k) for k in keys)})$" if keys else "^$"
+
+
+def _produces(role: str) -> tuple[str, ...]:
+    return tuple(key for key, roles in contract.PRODUCERS.items() if role in roles)
+
+
+def _binds(service: str) -> tuple[str, ...]:
+    """What its queues are bound to: what it consumes, and its own announcement log."""
+    return (*contract.CONSUMES[service], *contract.ANNOUNCED.get(service, ()))
+
+
+# Topic permissions on humas.events, (write, read). A login without any is unrestricted, so every
+# role but admin has one.
+TOPIC_PERMISSIONS: dict[str, tuple[str, str]] = {
+    **{service: (_keys(_produces(service)), _keys(_binds(service))) for service in SERVICES},
+    contract.UPSTREAM: (_keys(_produces(contract.UPSTREAM)), "^$"),
+    # Replays re-publish a dead letter with its original routing key: any key a service consumes.
+    contract.OPERATOR: (_keys(contract.REPLAYABLE), "^$"),
+    "admin": (".*", ".*"),
+}
+
+
 def username(role: str, prefix: str = "humas") -> str:
     """Tests on a shared broker use their own prefix, so sessions never overwrite each other's."""
     return f"{prefix}-{role}"
+
+
+def trusted(routing_key: str, prefix: str = "humas") -> str:
+    """The logins a consumer believes for events of this routing key, as its setting wants them
+    (e.g. COMPLETED_PUBLISHERS): the producers' and the operator's, whose dead-letter replays it sends."""
+    return ",".join(username(role, prefix) for role in (*contract.PRODUCERS[routing_key], contract.OPERATOR))
 
 
 def password_hash(password: str) -> str:
@@ -79,6 +114,11 @@ def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "huma
             {"user": username(role, prefix), "vhost": vhost, "configure": p.configure, "write": p.write, "read": p.read}
             for role, p in PERMISSIONS.items()
         ],
+        "topic_permissions": [
+            {"user": username(role, prefix), "vhost": vhost, "exchange": contract.EXCHANGE, "write": write,
+             "read": read}
+            for role, (write, read) in TOPIC_PERMISSIONS.items()
+        ],  # fmt: skip
         "exchanges": [
             {"name": name, "vhost": vhost, "type": kind, "durable": True, "auto_delete": False, "internal": False,
              "arguments": {}}

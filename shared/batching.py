@@ -4,19 +4,26 @@ RabbitMQ hands a consumer up to `prefetch` messages at once and each runs as its
 Each task submits its item and awaits its own result; the batcher flushes when `size` items
 wait or `wait_s` has passed since the first one. Every message is still acked by its own
 handler after its own result, so acknowledgement stays per message and explicit.
+
+A batch whose flush fails for a reason other than an outage is flushed again item by item: one
+bad item must not fail its neighbours, which would be requeued toward their delivery limit.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from .messaging import is_transient
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 class MicroBatcher(Generic[T, R]):
-    def __init__(self, flush: Callable[[list[T]], Awaitable[Sequence[R]]], size: int = 64, wait_s: float = 0.005):
+    def __init__(self, flush: Callable[[list[T]], Awaitable[Sequence[R]]], size: int = 64, wait_s: float = 0.005,
+                 transient: Callable[[BaseException], bool] = is_transient):  # fmt: skip
         self._flush = flush
+        self._transient = transient
         self._size = size
         self._wait_s = wait_s
         self._pending: list[tuple[T, asyncio.Future]] = []
@@ -47,6 +54,10 @@ class MicroBatcher(Generic[T, R]):
         try:
             results = await self._flush([item for item, _ in batch])
         except BaseException as exc:  # each submitter decides (retry, reject): none is lost here
+            if len(batch) > 1 and isinstance(exc, Exception) and not self._transient(exc):
+                # Flushes are idempotent, so what part of the batch was written is written again.
+                await asyncio.gather(*(self._run([entry]) for entry in batch))
+                return
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -21,11 +21,25 @@ from pydantic import (
 
 from . import contract
 from .nip import InvalidNip, validate_nip
+from .ordering import MAX_CLOCK_SKEW, ahead_of_clock
 from .programs import Programs
 
 MAX_BODY_BYTES = 64 * 1024
 
+# Every number of every event is bounded: an integer past 64 bits passes an unbounded `int` and
+# then fails the database write of every report that shares its batch (BSON has no such type).
+# A session lasts a day at most, so a presence is at most a day's minutes; beyond that it is a
+# unit mistake (seconds) or hostile.
+MAX_MINUTES = 24 * 60
+# Far above any real program (16 sessions): daily sessions for almost three years.
+MAX_SESSIONS = 1000
+# A JP (jam pelajaran) is 45 minutes of learning: a day-long session earns at most 32.
+MAX_JP = MAX_SESSIONS * MAX_MINUTES // 45
+# A revision is an operator's correction of the holder's data: a thousand of one certificate is no real case.
+MAX_REVISION = 1000
+
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SessionNumber = Annotated[int, Field(ge=1, le=MAX_SESSIONS)]
 Jenjang = Literal[contract.JENJANG]  # type: ignore[valid-type]
 
 
@@ -72,15 +86,15 @@ class EnrolledData(_ProgramNip):
 
 class AttendedData(_ProgramNip):
     session: int = Field(strict=True)
-    minutes: int | None = Field(default=None, strict=True, ge=0)
+    minutes: int | None = Field(default=None, strict=True, ge=0, le=MAX_MINUTES)
 
     @field_validator("session")
     @classmethod
     def _session_in_program(cls, v: int, info: ValidationInfo) -> int:
         program = _program_of(info.data["program_id"], info) if "program_id" in info.data else None
-        upper = program.session_count if program is not None else None
-        if v < 1 or (upper is not None and v > upper):
-            raise ValueError(f"session must be between 1 and {upper or 'the session count'}")
+        upper = program.session_count if program is not None else MAX_SESSIONS
+        if not 1 <= v <= upper:
+            raise ValueError(f"session must be between 1 and {upper}")
         return v
 
 
@@ -88,15 +102,15 @@ class CompletedData(_ProgramNip):
     name: Text200
     jenjang: Jenjang
     unit_kerja: Text200
-    sessions: list[int]
-    jp: int = Field(ge=0)
+    sessions: list[SessionNumber] = Field(max_length=MAX_SESSIONS)
+    jp: int = Field(ge=0, le=MAX_JP)
     completed_at: AwareDatetime
 
 
 class CertificateIssuedData(_ProgramNip):
     certificate_id: str
     number: str
-    revision: int = Field(ge=1)
+    revision: int = Field(ge=1, le=MAX_REVISION)
     url: str
     verify_url: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -110,7 +124,8 @@ class CertificateRevokedData(_ProgramNip):
 
 
 class WithdrawnData(_ProgramNip):
-    """Our addition to the contract: the participant left; they are not completed afterwards."""
+    """Our addition to the contract: the participant left at `withdrawn_at` (what a withdrawal
+    changes: services/attendance/domain.py `withdrawal_stops_completion`)."""
 
     reason: Text200
     withdrawn_at: AwareDatetime
@@ -172,8 +187,12 @@ def _reason(error: ValidationError, prefix: str) -> str:
     return f"{prefix}{'; '.join(parts)}"
 
 
-def decode(body: bytes, accepted: dict[str, type[_Data]], programs: Programs | None = None):
-    """Body bytes → (envelope, typed data), or InvalidEvent with the reason."""
+def decode(body: bytes, accepted: dict[str, type[_Data]], programs: Programs | None = None, *,
+           now: dt.datetime | None = None, max_skew: dt.timedelta = MAX_CLOCK_SKEW):  # fmt: skip
+    """Body bytes → (envelope, typed data), or InvalidEvent with the reason.
+
+    A fact dated ahead of our clock (beyond `max_skew`) is refused, whatever its type: its date is
+    wrong, and as the latest `time` it could never be corrected (shared/ordering.py)."""
     if len(body) > MAX_BODY_BYTES:
         raise InvalidEvent(f"body of {len(body)} bytes exceeds the limit of {MAX_BODY_BYTES}")
     try:
@@ -193,6 +212,14 @@ def decode(body: bytes, accepted: dict[str, type[_Data]], programs: Programs | N
         data = model.model_validate(envelope.data, context={"programs": programs})
     except ValidationError as e:
         raise InvalidEvent(_reason(e, f"invalid {envelope.type} data: ")) from None
+    now = now or dt.datetime.now(dt.UTC)
+    dated = [("time", envelope.time)]
+    if isinstance(data, WithdrawnData):  # the time that orders a withdrawal
+        dated.append(("data.withdrawn_at", data.withdrawn_at))
+    for where, time in dated:
+        if time is not None and ahead_of_clock(time, now, max_skew):
+            raise InvalidEvent(f"{where}: {time.isoformat()} is in the future (more than "
+                               f"{max_skew.total_seconds():.0f} s ahead of the receiving service's clock)")  # fmt: skip
     return envelope, data
 
 

@@ -26,6 +26,29 @@ def add_security_headers(app: FastAPI) -> None:
         return response
 
 
+class HeadAsGet:
+    """HEAD on every GET route: GET's status and headers, no body (RFC 9110 9.3.2). FastAPI routes
+    answer only the methods they declare, so link checkers and `curl -I` got 405. The body is
+    dropped here, not only by uvicorn, so any server (and the tests' in-process client) agrees."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message):
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds `limit` (never read whole first)."""
     declared = request.headers.get("content-length")

@@ -11,12 +11,16 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
+from aiormq.abc import DeliveredMessage
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 
 from . import contract
 from .events import CloudEvent, typed_envelope
+from .logs import describe
+from .nip import mask_nips
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +68,49 @@ async def declare_dead_letter_queue(broker: RabbitBroker, queue_name: str) -> No
     await dlq.bind(exchange, routing_key=queue_name)
 
 
+def announcement_log_name(service: str) -> str:
+    return f"{service}.announced"
+
+
+async def declare_announcement_log(broker: RabbitBroker, service: str, routing_keys: tuple[str, ...]) -> None:
+    """The producer's own stream of the events it announces and none of our services consumes
+    (contract.ANNOUNCED): every such publish is routed, so the outbox can tell a real loss (no queue
+    at all) from "no subscriber yet", and a subscriber who binds late can read the year's history
+    (a stream keeps its messages after they are read)."""
+    if not routing_keys:
+        return
+    exchange = await broker.declare_exchange(EVENTS)
+    log_queue = await broker.declare_queue(
+        RabbitQueue(
+            announcement_log_name(service),
+            queue_type=QueueType.STREAM,
+            durable=True,
+            arguments={"x-max-age": "400D", "x-max-length-bytes": 2_000_000_000},
+        )
+    )
+    for key in routing_keys:
+        await log_queue.bind(exchange, routing_key=key)
+
+
 async def raw_body(message: RabbitMessage) -> bytes:
     """Decoder that hands the handler the untouched bytes: we judge them ourselves."""
     return message.body
+
+
+def amqp_user(amqp_url: str) -> str:
+    """The login of an AMQP URL (RabbitMQ's default `guest` when it names none)."""
+    return unquote(urlsplit(amqp_url).username or "") or "guest"
+
+
+class Unroutable(Exception):
+    """The broker returned a mandatory publish: no queue is bound for its routing key, so nobody got it."""
+
+
+def _delivered(result: object, routing_key: str) -> None:
+    # A returned mandatory message is still acked by the broker afterwards; aio-pika then hands back
+    # the returned message instead of raising, which would count as "published" without this.
+    if isinstance(result, DeliveredMessage):
+        raise Unroutable(f"no queue bound for routing key {routing_key!r}; the message was returned")
 
 
 class Publisher(Protocol):
@@ -77,12 +121,17 @@ class RabbitPublisher:
     """Persistent (FastStream's default is transient), mandatory, confirmed publishes.
 
     One FastStream publisher per event a service emits, so its AsyncAPI document shows
-    exactly what it sends; `publish` returns once the broker has confirmed the message.
+    exactly what it sends; `publish` returns once the broker has confirmed the message, and
+    raises `Unroutable` if it was returned instead.
+
+    Every message carries the AMQP `user_id` of the connection's login: RabbitMQ refuses a
+    user_id other than the connection's, so consumers can tell who really published an event.
     """
 
-    def __init__(self, broker: RabbitBroker, metrics=None):
+    def __init__(self, broker: RabbitBroker, metrics=None, user_id: str | None = None):
         self._broker = broker
         self._metrics = metrics
+        self._user_id = user_id
         self._publishers: dict[str, Any] = {}
 
     def declare(self, routing_key: str, description: str) -> None:
@@ -92,15 +141,17 @@ class RabbitPublisher:
             persist=True,
             mandatory=True,
             content_type=contract.CONTENT_TYPE,
+            user_id=self._user_id,
             schema=typed_envelope(routing_key),
             title=f"{routing_key}:publish",
             description=description,
         )
 
     async def publish(self, routing_key: str, event: CloudEvent) -> None:
-        await self._publishers[routing_key].publish(
+        result = await self._publishers[routing_key].publish(
             event.to_json(), message_id=event.id, message_type=event.type, timestamp=event.time
         )
+        _delivered(result, routing_key)
         if self._metrics:
             self._metrics.published.labels(self._metrics.service, routing_key).inc()
 
@@ -108,10 +159,11 @@ class RabbitPublisher:
 class DeadLetters:
     """Sets aside a message the service rejects, with the reason, before it is acked."""
 
-    def __init__(self, broker: RabbitBroker, service: str, metrics=None):
+    def __init__(self, broker: RabbitBroker, service: str, metrics=None, user_id: str | None = None):
         self._broker = broker
         self._service = service
         self._metrics = metrics
+        self._user_id = user_id
 
     async def reject(self, message: RabbitMessage, queue_name: str, reason: str) -> None:
         raw = message.raw_message
@@ -123,9 +175,11 @@ class DeadLetters:
                 "x-rejected-at": dt.datetime.now(dt.UTC).isoformat(),
                 "x-original-exchange": raw.exchange or "",
                 "x-original-routing-key": raw.routing_key or "",
+                # Who published the original (the broker vouched for it); this copy is ours.
+                "x-original-user-id": raw.user_id or "",
             }
         )
-        await self._broker.publish(
+        result = await self._broker.publish(
             message.body,
             exchange=DEAD_LETTERS,
             routing_key=queue_name,
@@ -134,23 +188,47 @@ class DeadLetters:
             headers=headers,
             content_type=raw.content_type,
             message_id=raw.message_id,
+            user_id=self._user_id,
         )
-        log.info("dead-lettered a message from %s: %s", queue_name, reason[:200])
+        _delivered(result, queue_name)
+        log.info("dead-lettered a message from %s: %s", queue_name, mask_nips(reason[:200]))  # a reason may quote the NIP
         if self._metrics:
             self._metrics.dead_lettered(queue_name)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors that mean a dependency is down, not that the message is bad."""
-    from minio.error import MinioException, ServerError
+# The object store refuses our key (rotated, mistyped): no message is at fault, so the work waits,
+# but nobody but an operator can fix it, so it is alerted on (error log, metric, /readyz).
+S3_CREDENTIAL_ERRORS = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
+_S3_BUSY = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"})
+
+
+def dependency_error(exc: BaseException) -> str | None:
+    """What kind of dependency failure `exc` is (`credentials`, `server`, `connection`), or None
+    when it is not one (then it is about the message or a bug)."""
+    from minio.error import InvalidResponseError, S3Error, ServerError
     from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, WTimeoutError
     from urllib3.exceptions import HTTPError as Urllib3Error
 
     if isinstance(exc, (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, WTimeoutError)):
-        return True
-    if isinstance(exc, (ServerError, Urllib3Error, ConnectionError, TimeoutError)):
-        return True
-    return isinstance(exc, MinioException) and "503" in str(exc)
+        return "connection"
+    if isinstance(exc, (Urllib3Error, ConnectionError, TimeoutError)):
+        return "connection"
+    if isinstance(exc, ServerError):  # an HTTP error status without an S3 error code (5xx, 429)
+        return "server"
+    if isinstance(exc, S3Error):
+        if exc.code in S3_CREDENTIAL_ERRORS:
+            return "credentials"
+        status = getattr(exc.response, "status", None) or 0
+        return "server" if status >= 500 or status == 429 or exc.code in _S3_BUSY else None
+    if isinstance(exc, InvalidResponseError):  # a non-XML answer, e.g. a proxy's 502 page
+        status = int(getattr(exc, "_code", 0) or 0)
+        return "server" if status >= 500 or status == 429 else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that mean a dependency is down or misconfigured, not that the message is bad."""
+    return dependency_error(exc) is not None
 
 
 async def retry_transient(
@@ -170,6 +248,11 @@ async def retry_transient(
         except Exception as exc:
             if not is_transient(exc) or (deadline is not None and asyncio.get_running_loop().time() > deadline):
                 raise
-            log.warning("dependency unavailable, retrying in %.1fs: %s: %.200s", delay, type(exc).__name__, exc)
+            # The exception text may quote a document key (program:NIP): masked.
+            if dependency_error(exc) == "credentials":
+                log.error("a dependency refuses our credentials (check the configured keys), retrying in %.1fs: %s",
+                          delay, describe(exc))  # fmt: skip
+            else:
+                log.warning("dependency unavailable, retrying in %.1fs: %s", delay, describe(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)

@@ -18,6 +18,9 @@ class Metrics:
         self.processing = Histogram("humas_message_processing_seconds", "Time to handle one message",
                                     ["service", "queue"], **labels)  # fmt: skip
         self.certificates = Counter("humas_certificates_issued", "Certificates issued", ["service"], **labels)
+        # Alert on kind="credentials": a rotated or wrong key stalls the work until someone fixes it.
+        self.dependency_errors = Counter("humas_dependency_errors", "Failed calls to a dependency, by kind",
+                                         ["service", "dependency", "kind"], **labels)  # fmt: skip
         self.service = service
 
     @contextlib.asynccontextmanager
@@ -34,6 +37,9 @@ class Metrics:
 
     def dead_lettered(self, queue: str) -> None:
         self.consumed.labels(self.service, queue, "dead_lettered").inc()
+
+    def dependency_error(self, dependency: str, kind: str) -> None:
+        self.dependency_errors.labels(self.service, dependency, kind).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

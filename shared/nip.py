@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 _NIP = re.compile(r"[0-9]{18}")  # ASCII only: \d would accept other scripts' digits
+_NIP_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{18}(?![0-9])")
 
 
 class InvalidNip(ValueError):
@@ -32,6 +33,12 @@ def validate_nip(value: str) -> str:
 def mask_nip(nip: str) -> str:
     """Public pages show birth date and sequence only: 19850312******1004."""
     return nip[:8] + "*" * 6 + nip[14:]
+
+
+def mask_nips(text: str) -> str:
+    """Any 18-digit run in free text (an exception message, a document key) masked like `mask_nip`:
+    what may appear in logs above debug level."""
+    return _NIP_IN_TEXT.sub(lambda m: mask_nip(m.group()), text)
 
 
 def group_nip(nip: str) -> str:

@@ -5,6 +5,10 @@ event that follows a write is stored in that same write and published afterwards
 `outbox.<event_id>` holds the entry and `outbox_pending` counts unpublished ones (nx-27017
 stores a `$push`ed subdocument as a JSON string, so entries are `$set` by key instead). A crash between write and publish leaves it pending; the relay publishes it
 again with the same event id, and consumers dedupe on (source, id).
+
+An entry is marked published only once the broker confirmed that a queue took it: a publish the
+broker returns as unroutable (nobody bound to its routing key yet) stays pending, and the relay
+tries it again on every pass until someone listens.
 """
 
 import asyncio
@@ -17,7 +21,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from .batching import MicroBatcher
 from .events import CloudEvent
-from .messaging import Publisher
+from .logs import describe
+from .messaging import Publisher, Unroutable
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,15 @@ class MongoOutbox:
         self._marks = MicroBatcher(self._mark_many, size=64)
 
     async def publish_stored(self, doc_id: Any, routing_key: str, event: CloudEvent) -> None:
-        """Publish an event the caller has just written into `doc_id`'s outbox (no read back)."""
-        await self._publisher.publish(routing_key, event)
+        """Publish an event the caller has just written into `doc_id`'s outbox (no read back).
+
+        Unroutable is not the caller's failure: its write stands and the relay publishes the entry
+        once a queue is bound, so the message or request that caused it still succeeds."""
+        try:
+            await self._publisher.publish(routing_key, event)
+        except Unroutable as e:
+            log.warning("event %s left pending in the outbox for the relay: %s", event.id, e)
+            return
         await self._mark_published(doc_id, event.id)
 
     async def _mark_published(self, doc_id: Any, event_id: str) -> None:
@@ -59,9 +71,14 @@ class MongoOutbox:
         return [None] * len(marks)
 
     async def flush(self, doc_id: Any) -> int:
-        """Publish the pending events of one document (the one a handler just wrote)."""
+        """Publish the pending events of one document (the one a handler just wrote); what is
+        unroutable stays pending for the relay, as in `publish_stored`."""
         doc = await self._collection.find_one({"_id": doc_id}, {"outbox": 1})
-        return await self._publish_pending(doc) if doc else 0
+        try:
+            return await self._publish_pending(doc) if doc else 0
+        except Unroutable as e:
+            log.warning("events left pending in the outbox for the relay: %s", e)
+            return 0
 
     async def flush_all(self, limit: int = 500, older_than_s: float = 0.0) -> int:
         cursor = self._collection.find({"outbox_pending": {"$gt": 0}}, {"outbox": 1})
@@ -96,6 +113,9 @@ class MongoOutbox:
                     log.info("outbox relay published %d pending events", sent)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the relay must outlive outages; the next pass retries
-                log.warning("outbox relay pass failed", exc_info=True)
+            except Unroutable as e:  # nobody bound to that routing key yet: not an outage, no traceback
+                log.warning("outbox relay: %s; retrying on the next pass", e)
+            except Exception as e:  # the relay must outlive outages; the next pass retries
+                log.warning("outbox relay pass failed: %s", describe(e))  # bulk write errors quote keys: masked
+                log.debug("outbox relay pass failed", exc_info=True)
             await asyncio.sleep(interval_s)

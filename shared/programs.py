@@ -38,6 +38,14 @@ class Signer(BaseModel):
     specimen: bool = True
 
 
+class Siasn(BaseModel):
+    """How BKN's SIASN names this course, for the HR export (services/certificates/operator_api.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    jenis_kursus: str = Field(min_length=1)  # the kind of course, as SIASN's reference lists it
+    institusi_penyelenggara: str = Field(min_length=1)
+
+
 class Program(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -53,6 +61,7 @@ class Program(BaseModel):
     # After this date no more attendance is expected: participants who satisfy the rule without
     # attending every session complete then (default: two weeks after the last session).
     closes_on: dt.date | None = None
+    siasn: Siasn | None = None  # optional: without it there is no SIASN export
 
     @model_validator(mode="after")
     def _consistent(self) -> "Program":

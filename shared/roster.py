@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from .events import EnrolledData
+from .ordering import order_key
 
 
 @dataclass(frozen=True)
@@ -35,35 +36,21 @@ def participant_key(program_id: str, nip: str) -> str:
     return f"{program_id}:{nip}"
 
 
-def event_time(time: dt.datetime | None, received: dt.datetime | None = None) -> dt.datetime:
-    """The time that orders roster updates: the fact's time, else when we received it."""
-    return time or received or dt.datetime.now(dt.UTC)
-
-
-def order_key(time: dt.datetime) -> str:
-    """A stored form of `time` whose string order is time order (UTC, fixed width).
-
-    Stored as text on purpose: nx-27017 turns a datetime `$set` on an existing document into
-    a naive string, which would break the "latest time wins" comparison.
-    """
-    return time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-async def save_if_newer(collection, participant: Participant, time: dt.datetime) -> bool:
-    """Write this version of the participant unless a newer one is stored.
+async def save_if_newer(collection, participant: Participant, rank: str) -> bool:
+    """Write this version of the participant unless a later one is stored (`rank`:
+    shared/ordering.py; stored as `time`).
 
     Each step is one atomic single-document write conditioned on `_id` and one condition on
-    `time`: update an older version, or fill a document that has none yet (another writer, such
+    `time`: update an earlier version, or fill a document that has none yet (another writer, such
     as an attendance report, may have created it), or insert. No `$or` in the filter: nx-27017
     loses such updates when another write to the document runs at the same time (seen in tests;
     MongoDB would be fine). Returns whether this version was written.
     """
     from pymongo.errors import DuplicateKeyError
 
-    key = order_key(time)
-    fields = {**participant.as_dict(), "time": key}
+    fields = {**participant.as_dict(), "time": rank}
     for _ in range(5):
-        for condition in ({"$lte": key}, {"$exists": False}):
+        for condition in ({"$lte": rank}, {"$exists": False}):
             result = await collection.update_one({"_id": participant.key, "time": condition}, {"$set": fields})
             if result.matched_count:
                 return True
@@ -74,6 +61,25 @@ async def save_if_newer(collection, participant: Participant, time: dt.datetime)
         except DuplicateKeyError:
             pass  # created between our looks: look again
         stored = await collection.find_one({"_id": participant.key}, {"time": 1})
-        if stored is not None and stored.get("time") is not None and stored["time"] > key:
+        if stored is not None and stored.get("time") is not None and stored["time"] > rank:
             return False
-    raise RuntimeError(f"could not save participant {participant.key!r} after repeated races")
+    raise RuntimeError(f"could not save a participant of {participant.program_id!r} after repeated races")  # no NIP: logged
+
+
+async def first_receipt(collection, doc_id: str, fields: dict, event: str, now: dt.datetime) -> dt.datetime:
+    """When this service first received the undated event `event` (its `ordering.event_key`):
+    `now` unless it was received before. Kept in the participant's document (`received`), so a
+    redelivery or replay keeps the rank it had (shared/ordering.py). `fields` fill a new document."""
+    from pymongo.errors import DuplicateKeyError
+
+    path = f"received.{event}"
+    for _ in range(5):
+        try:
+            await collection.update_one({"_id": doc_id, path: {"$exists": False}},
+                                        {"$set": {path: order_key(now)}, "$setOnInsert": fields}, upsert=True)  # fmt: skip
+        except DuplicateKeyError:
+            pass  # received before, or the document was created meanwhile: look
+        doc = await collection.find_one({"_id": doc_id}, {"received": 1})
+        if stamp := ((doc or {}).get("received") or {}).get(event):
+            return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    raise RuntimeError("could not record when an event was first received after repeated races")

@@ -5,6 +5,7 @@ Nothing connects at import or construction time; `start()` runs in the HTTP app'
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,11 +16,12 @@ from faststream.rabbit.schemas import Channel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from . import logs
+from . import contract, logs
 from .auth import OperatorKeys, operator_dependency
-from .http import add_security_headers
+from .http import HeadAsGet, add_security_headers
 from .events import InvalidEvent, decode, event_identity
-from .messaging import DeadLetters, RabbitPublisher, declare_dead_letter_queue
+from .inflight import InFlight
+from .messaging import DeadLetters, RabbitPublisher, amqp_user, declare_announcement_log, declare_dead_letter_queue
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .settings import ServiceSettings
@@ -40,15 +42,17 @@ class Runtime:
             log_level=logging.DEBUG,  # FastStream's per-message "Received/Processed" lines: debug only
         )
         self.metrics = Metrics(service)
-        self.publisher = RabbitPublisher(self.broker, self.metrics)
-        self.dead_letters = DeadLetters(self.broker, service, self.metrics)
+        self.in_flight = InFlight()  # handlers between entry and ack (shared/inflight.py)
+        self.user = amqp_user(settings.amqp_url)
+        self.publisher = RabbitPublisher(self.broker, self.metrics, user_id=self.user)
+        self.dead_letters = DeadLetters(self.broker, service, self.metrics, user_id=self.user)
         self.queues: list[str] = []
         self.mongo: AsyncMongoClient | None = None
         self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
         self._tasks: list[asyncio.Task] = []
         self.ready = False
         # FastAPI dependency for operator routes: the caller's name, or 401.
-        self.operator = operator_dependency(OperatorKeys.parse(settings.operator_api_keys))
+        self.operator = operator_dependency(OperatorKeys.parse(settings.operator_api_keys, settings.operator_delegates))
 
     def queue_name(self, routing_key: str) -> str:
         name = f"{self.service}.{routing_key}"
@@ -70,6 +74,7 @@ class Runtime:
         await self.broker.connect()
         for name in self.queues:
             await declare_dead_letter_queue(self.broker, name)
+        await declare_announcement_log(self.broker, self.service, contract.ANNOUNCED.get(self.service, ()))
         await self.broker.start()
         self.ready = True
         self.log.info("started", queues=self.queues)
@@ -101,18 +106,33 @@ class Runtime:
         """
         if (message := self.broker.context.get_local("message")) is None:
             raise RuntimeError("settling() runs inside a subscriber, while it handles a message")
-        async with self.metrics.consuming(queue):
-            try:
-                yield message
-            except Exception:
-                await message.reject(requeue=True)
-                raise
-        await message.ack()
-
-    async def accept(self, body: bytes, message, queue: str, accepted: dict, programs):
-        """The decoded (envelope, data), or None once a bad message is set aside with its reason."""
+        token = self.in_flight.enter()
         try:
-            envelope, data = decode(body, accepted, programs)
+            async with self.metrics.consuming(queue):
+                try:
+                    yield message
+                except Exception:
+                    await message.reject(requeue=True)
+                    raise
+            await message.ack()
+        finally:
+            self.in_flight.leave(token)
+
+    async def accept(self, body: bytes, message, queue: str, accepted: dict, programs,
+                     publishers: frozenset[str] | None = None):  # fmt: skip
+        """The decoded (envelope, data), or None once a bad message is set aside with its reason.
+
+        `publishers`: the logins trusted to produce what this queue receives (None: the broker's topic
+        permissions are the control, as for upstream events, which carry no user_id). The AMQP
+        user_id is checked, not anything in the body: RabbitMQ guarantees it is the publisher's login.
+        """
+        if publishers is not None and (user := message.raw_message.user_id) not in publishers:
+            logs.bind_event(event_identity(body), "unknown")
+            who = f"user_id {user!r}" if user else "no user_id"
+            await self.dead_letters.reject(message, queue, f"{contract.UNTRUSTED_PUBLISHER}: {who}")
+            return None
+        try:
+            envelope, data = decode(body, accepted, programs, max_skew=dt.timedelta(seconds=self.settings.max_clock_skew_s))
             logs.bind_event(envelope.id, envelope.source)
             return envelope, data
         except InvalidEvent as e:
@@ -123,6 +143,7 @@ class Runtime:
     def http_app(self, title: str, lifespan) -> FastAPI:
         app = FastAPI(title=title, lifespan=lifespan)
         add_security_headers(app)
+        app.add_middleware(HeadAsGet)
         app.include_router(self.health_router())
         app.state.runtime = self
         return app
@@ -185,7 +206,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
     # Behind the gateway, the client address comes from X-Forwarded-For (rate limits need it).
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False,
+    # log_config=None: uvicorn's error lines (a 500's traceback) go through our JSON handler, NIPs masked.
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False, log_config=None,
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)  # fmt: skip
 
 

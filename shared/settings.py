@@ -26,11 +26,20 @@ class ServiceSettings(BaseSettings):
     # are retried in place with back-off.
     delivery_limit: int = Field(default=5, ge=1)
     outbox_interval_s: float = Field(default=2.0, gt=0)
+    # How far an event's `time` may run ahead of this service's clock (clocks differ a little);
+    # an event dated further ahead is dead-lettered (shared/ordering.py).
+    max_clock_skew_s: float = Field(default=300.0, ge=0)
     # A dependency still unreachable after this long at start-up ends the process (the supervisor
     # restarts it); once running, outages are waited out indefinitely.
     startup_timeout_s: float = Field(default=120.0, gt=0)
     # Operators' API keys as `name:sha256hex` pairs, comma-separated (shared/auth.py).
     operator_api_keys: str = ""
+    # Key names that may act for a signed-in person (X-Acting-Operator): the console's (shared/auth.py).
+    operator_delegates: str = ""
+    # RabbitMQ logins whose `completed` events are believed (the AMQP user_id, which the broker
+    # checks): the attendance service's and the operator's dead-letter replays. Comma-separated;
+    # tests and local runs with other user names set it. Never `guest` in a deployment.
+    completed_publishers: str = "humas-attendance,humas-operator"
     # Proxies whose X-Forwarded-For is believed (uvicorn): the compose gateway, or a local one.
     forwarded_allow_ips: str = "127.0.0.1"
 
@@ -52,3 +61,8 @@ class S3Settings(BaseSettings):
     @property
     def s3_secure(self) -> bool:
         return self.s3_endpoint.startswith("https://")
+
+
+def names(value: str) -> frozenset[str]:
+    """A comma-separated setting as a set of names."""
+    return frozenset(name.strip() for name in value.split(",") if name.strip())

@@ -88,6 +88,27 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
                 "by_jenjang": {k: dict(v) for k, v in sorted(by_jenjang.items())},
                 "by_unit_kerja": {k: dict(v) for k, v in sorted(by_unit.items())}}  # fmt: skip
 
+    @router.get("/{program_id}/overview", summary="For the console: per-session counts and outlook counts, in one pass")
+    async def overview(program: Program = Depends(known)) -> dict:
+        present, counted = Counter(), Counter()
+        outlook: dict[str, dict[str, Counter]] = {"by_jenjang": defaultdict(Counter), "by_unit_kerja": defaultdict(Counter)}
+        total: Counter = Counter()
+        async for record in deps["reports"].records(program.id):
+            present.update(record.presence.keys())
+            counted.update(record.counted)
+            p = progress_of(program, record)
+            if p.participant is None:
+                continue  # attendance reported for someone not (yet) enrolled: not on the roster
+            for counter in (outlook["by_jenjang"][p.participant.jenjang],
+                            outlook["by_unit_kerja"][p.participant.unit_kerja], total):  # fmt: skip
+                counter["enrolled"] += 1
+                counter[p.status] += 1
+        held = today()
+        return {"program_id": program.id, "total": dict(total),
+                "sessions": [{"session": s.number, "date": s.date.isoformat(), "held": s.date <= held,
+                              "present": present[s.number], "counted": counted[s.number]} for s in program.sessions],
+                **{k: {name: dict(c) for name, c in sorted(v.items())} for k, v in outlook.items()}}  # fmt: skip
+
     return router
 
 

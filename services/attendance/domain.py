@@ -46,6 +46,28 @@ def completion(
     )
 
 
+def withdrawn_before_end(program: Program, withdrawn_at: dt.datetime) -> bool:
+    """Whether a withdrawal ended the participation before the course did: dated before the day
+    of the last session, in the calendar of `withdrawn_at` itself (the producer's own offset).
+    One dated that day or later comes after the course was delivered and takes nothing away."""
+    return withdrawn_at.date() < program.sessions[-1].date
+
+
+def completes_despite_withdrawal(program: Program, counted: set[int] | frozenset[int]) -> bool:
+    """Attending every session always completes (CONTRACT.md §6), even after a withdrawal dated
+    before some of them. The reports say the participant was there; and a completion for every
+    session is published at once, so no withdrawal arriving later could stop it: deciding the
+    same when the withdrawal arrives first is what keeps the outcome independent of the order."""
+    return len(counted) == program.session_count
+
+
+def withdrawal_stops_completion(program: Program, withdrawn_before_end: bool, counted: set[int] | frozenset[int]) -> bool:
+    """A withdrawal before the end stops completion on the rule (min_sessions): the participant
+    left before the course was over. Decided from the events' own dates, never from which was
+    processed first (docs/decisions/0010-withdrawal-and-event-times.md)."""
+    return withdrawn_before_end and not completes_despite_withdrawal(program, counted)
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where a participant stands: what counted, what is left, whether completion is still possible."""

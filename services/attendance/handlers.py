@@ -12,7 +12,8 @@ from shared.events import (
     new_event,
 )
 from shared.programs import Program, Programs
-from shared.roster import Participant, event_time, participant_key
+from shared.ordering import event_key, rank
+from shared.roster import Participant, participant_key
 
 from . import domain
 from .repository import AttendanceBook, Attendee
@@ -27,8 +28,11 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 async def record_enrolment(
     envelope: CloudEvent, data: EnrolledData, program: Program, book: AttendanceBook, now: dt.datetime | None = None
 ) -> CloudEvent | None:
-    await book.save_participant(Participant.from_event(data), event_time(envelope.time))
-    return await complete_if_due(program, await book.attendee(program.id, data.nip), book, _now(now))
+    now = _now(now)
+    participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
+    received = None if envelope.time else await book.first_receipt(participant, event, now)  # shared/ordering.py
+    await book.save_participant(participant, rank(envelope.time, event, received))
+    return await complete_if_due(program, await book.attendee(program.id, data.nip), book, now)
 
 
 async def record_attendance(
@@ -51,8 +55,9 @@ async def record_attendance_batch(
             for d in batch]  # fmt: skip
 
 
-async def record_withdrawal(data: WithdrawnData, book: AttendanceBook) -> None:
-    await book.withdraw(data.program_id, data.nip)
+async def record_withdrawal(data: WithdrawnData, program: Program, book: AttendanceBook) -> None:
+    before_end = domain.withdrawn_before_end(program, data.withdrawn_at)
+    await book.withdraw(data.program_id, data.nip, data.withdrawn_at, before_end)
 
 
 async def complete_if_due(
@@ -60,7 +65,10 @@ async def complete_if_due(
 ) -> CloudEvent | None:
     """Completion needs both the enrolment and the counted sessions, in whichever order they
     arrive; the conditional write in `mark_completed` makes it happen once, across replicas."""
-    if attendee.participant is None or attendee.completed or attendee.withdrawn:
+    stopped = domain.withdrawal_stops_completion(program, attendee.withdrawn_before_end, attendee.counted)
+    if attendee.participant is None or attendee.completed or stopped:
+        if attendee.eligible:  # stale (left by an older version): it would hold a place in every sweep chunk
+            await book.set_eligible(program.id, attendee.nip, False)
         return None
     data = domain.completion(program, attendee.participant, set(attendee.counted), now, settled=settled)
     if data is None:
@@ -69,7 +77,8 @@ async def complete_if_due(
             await book.set_eligible(program.id, attendee.nip, eligible)
         return None
     event = new_event(contract.COMPLETED, SOURCE, data, id=completed_event_id(program.id, attendee.nip))
-    return event if await book.mark_completed(program.id, attendee.nip, event) else None
+    despite = domain.completes_despite_withdrawal(program, attendee.counted)
+    return event if await book.mark_completed(program.id, attendee.nip, event, despite_withdrawal=despite) else None
 
 
 SWEEP_CHUNK = 256
@@ -77,7 +86,7 @@ SWEEP_CHUNK = 256
 
 async def complete_settled(
     program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None,
-    limit: int = SWEEP_CHUNK, reports_waiting: int = 0,
+    limit: int = SWEEP_CHUNK, reports_waiting: int = 0, reports_in_hand: bool = False,
 ) -> list[tuple[str, CloudEvent]]:
     """The sweep: complete eligible participants of a closed program whose reports have settled,
     at most `limit` per call (the caller publishes each chunk and calls again while chunks come
@@ -86,9 +95,13 @@ async def complete_settled(
     `reports_waiting`: input messages still queued for this service. A participant is quiet to
     us while their reports wait behind a backlog (a replay, an outage), so nobody has settled
     until it is taken in: at scale 100 the sweep had issued 12 sessions' worth to people whose
-    last 4 reports were still queued (docs/performance.md)."""
+    last 4 reports were still queued (docs/performance.md).
+
+    `reports_in_hand`: some report taken from the queues may not be written yet (a handler backing
+    off through a database blip, another replica's prefetch): its participant looks quiet too.
+    The sweep learns it from every replica's heartbeat (shared/inflight.py, decision 0003)."""
     now = _now(now)
-    if reports_waiting or not program.is_closed(now):
+    if reports_waiting or reports_in_hand or not program.is_closed(now):
         return []
     done = []
     for nip in await book.settled_candidates(program.id, quiet_since=now - settle, limit=limit):

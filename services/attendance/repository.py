@@ -15,8 +15,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events import CloudEvent
+from shared.inflight import Heartbeat
 from shared.outbox import with_outbox
-from shared.roster import Participant, participant_key, save_if_newer
+from shared.ordering import order_key
+from shared.roster import Participant, first_receipt, participant_key, save_if_newer
 
 from .domain import Presence
 
@@ -34,17 +36,19 @@ class Attendee:
     completed: bool = False
     eligible: bool = False
     withdrawn: bool = False
+    withdrawn_before_end: bool = False  # before the last session: see domain.withdrawal_stops_completion
 
 
 class AttendanceBook(Protocol):
-    async def save_participant(self, participant: Participant, time: dt.datetime) -> bool: ...
+    async def save_participant(self, participant: Participant, rank: str) -> bool: ...
+    async def first_receipt(self, participant: Participant, event: str, now: dt.datetime) -> dt.datetime: ...
     async def attendee(self, program_id: str, nip: str) -> Attendee: ...
     async def record(self, presence: Presence, now: dt.datetime) -> Attendee: ...
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]: ...
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
-    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool: ...
+    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *, despite_withdrawal: bool = False) -> bool: ...
     async def settled_candidates(self, program_id: str, quiet_since: dt.datetime, limit: int) -> list[str]: ...
-    async def withdraw(self, program_id: str, nip: str) -> None: ...
+    async def withdraw(self, program_id: str, nip: str, at: dt.datetime, before_end: bool) -> None: ...
 
 
 class MongoAttendanceBook:
@@ -60,9 +64,12 @@ class MongoAttendanceBook:
         for field in ("program_id", "eligible", "outbox_pending"):
             await self.participants.create_index(field)
 
-    async def save_participant(self, participant: Participant, time: dt.datetime) -> bool:
+    async def save_participant(self, participant: Participant, rank: str) -> bool:
         # Completion state, presences and outbox are other fields, untouched by roster updates.
-        return await save_if_newer(self.participants, participant, time)
+        return await save_if_newer(self.participants, participant, rank)
+
+    async def first_receipt(self, participant: Participant, event: str, now: dt.datetime) -> dt.datetime:
+        return await first_receipt(self.participants, participant.key, participant.as_dict(), event, now)
 
     async def attendee(self, program_id: str, nip: str) -> Attendee:
         doc = await self.participants.find_one({"_id": participant_key(program_id, nip)})
@@ -108,12 +115,21 @@ class MongoAttendanceBook:
         return {key: _attendee(doc["program_id"], doc["nip"], doc) for key, doc in docs.items()}
 
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None:
-        await self.participants.update_one({"_id": participant_key(program_id, nip)}, {"$set": {"eligible": eligible}})
+        query: dict = {"_id": participant_key(program_id, nip)}
+        if eligible:
+            # Decided from a read that a completion or a withdrawal may have overtaken since: such a
+            # flag would never be cleared and would hold a place in every sweep chunk.
+            query |= {"completed": {"$exists": False}, "withdrawn_before_end": {"$exists": False}}
+        await self.participants.update_one(query, {"$set": {"eligible": eligible}})
 
-    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent) -> bool:
-        """Set completion once; the `completed` event is stored in the same write (outbox)."""
+    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *, despite_withdrawal: bool = False) -> bool:
+        """Set completion once; the `completed` event is stored in the same write (outbox). Unless
+        `despite_withdrawal` (every session attended), a withdrawal before the end that lands first wins."""
+        query: dict = {"_id": participant_key(program_id, nip), "completed": {"$exists": False}}
+        if not despite_withdrawal:
+            query["withdrawn_before_end"] = {"$exists": False}
         result = await self.participants.update_one(
-            {"_id": participant_key(program_id, nip), "completed": {"$exists": False}, "withdrawn": {"$exists": False}},
+            query,
             with_outbox(
                 {"$set": {"completed": True, "completed_at": event.data["completed_at"], "eligible": False}},
                 "completed",
@@ -122,11 +138,14 @@ class MongoAttendanceBook:
         )
         return result.modified_count == 1
 
-    async def withdraw(self, program_id: str, nip: str) -> None:
-        """From now on no completion (one conditional write each, so withdrawal and completion
-        racing end one way or the other, never both half-done). An earlier completion stands."""
+    async def withdraw(self, program_id: str, nip: str, at: dt.datetime, before_end: bool) -> None:
+        """Record the withdrawal; the earliest stands, whichever arrives first. One before the end
+        (domain.withdrawn_before_end) stops completion on the rule: it and a completion are each one
+        conditional write, so racing they end one way or the other. An earlier completion stands."""
         query = {"_id": participant_key(program_id, nip)}
-        update = {"$set": {"program_id": program_id, "nip": nip, "withdrawn": True, "eligible": False}}
+        update: dict = {"$set": {"program_id": program_id, "nip": nip, "withdrawn": True}, "$min": {"withdrawn_at": order_key(at)}}
+        if before_end:
+            update["$set"] |= {"withdrawn_before_end": True, "eligible": False}
         try:
             await self.participants.update_one(query, update, upsert=True)
         except DuplicateKeyError:  # created concurrently: now it exists
@@ -162,8 +181,31 @@ def _attendee(program_id: str, nip: str, doc: dict | None) -> Attendee:
     enrolled = doc.get("name") is not None
     participant = Participant(**{k: doc.get(k) for k in Participant.__dataclass_fields__}) if enrolled else None
     counted = frozenset(int(k[1:]) for k, v in (doc.get("counted") or {}).items() if v)
+    # A withdrawal recorded before withdrawals had a date counts as one before the end.
+    before_end = bool(doc.get("withdrawn_before_end") or (doc.get("withdrawn") and "withdrawn_at" not in doc))
     return Attendee(program_id, nip, participant, counted, bool(doc.get("completed")), bool(doc.get("eligible")),
-                    bool(doc.get("withdrawn")))  # fmt: skip
+                    bool(doc.get("withdrawn")), before_end)  # fmt: skip
+
+
+class MongoReplicas:
+    """One heartbeat per running replica: what it has in hand, read by every replica's sweep
+    (shared/inflight.py). A few small documents, keyed by host and port: no personal data."""
+
+    def __init__(self, db: AsyncDatabase):
+        self.replicas = db["replicas"]
+
+    async def beat(self, beat: Heartbeat) -> None:
+        fields = {"at": beat.at, "oldest": beat.oldest, "incarnation": beat.incarnation}
+        await self.replicas.update_one({"_id": beat.replica}, {"$set": fields}, upsert=True)
+
+    async def beats(self) -> list[Heartbeat]:
+        return [Heartbeat(doc["_id"], doc["at"], doc.get("oldest"), doc.get("incarnation", ""))
+                async for doc in self.replicas.find({})]  # fmt: skip
+
+    async def forget(self, beat: Heartbeat) -> None:
+        """A replica that stops with nothing in hand (a crashed one's heartbeat is replaced by its
+        successor's, or expires). Only its own: a successor may already have taken its place."""
+        await self.replicas.delete_one({"_id": beat.replica, "incarnation": beat.incarnation})
 
 
 @dataclass(frozen=True)

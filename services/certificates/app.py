@@ -14,10 +14,10 @@ from shared.messaging import EVENTS, consumer_queue, consumes, raw_body, retry_t
 from shared.outbox import MongoOutbox
 from shared.programs import Programs
 from shared.runtime import Runtime, serve
-from shared.settings import S3Settings, ServiceSettings
+from shared.settings import S3Settings, ServiceSettings, names
 
 from . import handlers
-from .domain import Links
+from .domain import Links, completion_problem
 from .operator_api import operator_router
 from .renderer import SignedRenderer, TypstRenderer
 from .repository import MongoCertificates
@@ -46,12 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt.publisher.declare(contract.CERTIFICATE_REVOKED, "An operator revoked a certificate (with the reason).")
     programs = Programs.load(settings.programs_dir)
     links = Links(settings.public_base_url)
-    store = S3ObjectStore(settings)
+    store = S3ObjectStore(settings, rt.metrics)
     accepted = {contract.TYPE_BY_ROUTING_KEY[contract.COMPLETED]: CompletedData}
     signer = PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase) if settings.signing_pkcs12_path else None
     renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
     state: dict = {}
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
+    completed_publishers = names(settings.completed_publishers)
     rt.checks["object_store"] = store.ping
 
     async def publish(cert, routing_key: str, event) -> None:
@@ -61,10 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body, description=consumes(contract.COMPLETED))
     async def on_completed(body: bytes) -> None:
         async with rt.settling(queue.name) as message:
-            if not (decoded := await rt.accept(body, message, queue.name, accepted, programs)):
+            if not (decoded := await rt.accept(body, message, queue.name, accepted, programs, completed_publishers)):
                 return
             _, data = decoded
             program = programs.get(data.program_id)
+            if problem := completion_problem(data, program):
+                await rt.dead_letters.reject(message, queue.name, problem)
+                return
             cert, issued = await retry_transient(lambda: handlers.issue_certificate(data, program, state["issuing"]))
             if issued:
                 rt.metrics.certificates.labels(SERVICE).inc()

@@ -77,6 +77,10 @@ class Certificate:
     supersedes: str | None = None  # the certificate_id of the revision this one replaces
     superseded_by: str | None = None
     revoked_at: dt.datetime | None = None
+    # Whether the PDF was rendered with a specimen signer (the CONTOH watermark): recorded at issue,
+    # because the program file may name a real signer later while this PDF still says CONTOH.
+    # None: issued before this was recorded; the program file then answers.
+    specimen: bool | None = None
 
     @property
     def issued(self) -> bool:
@@ -115,6 +119,24 @@ def draft(data: CompletedData, now: dt.datetime) -> Certificate:
     )
 
 
+def completion_problem(data: CompletedData, program: Program) -> str | None:
+    """Why the program's rule does not support this completion, or None if it does.
+
+    A certificate states sessions and JP that count toward promotion, so a `completed` is checked
+    against the program instead of being believed, whoever sent it.
+    """
+    sessions = data.sessions
+    if outside := sorted({s for s in sessions if not 1 <= s <= program.session_count}):
+        return f"sessions {outside} are outside 1..{program.session_count}"
+    if len(set(sessions)) != len(sessions):
+        return "sessions are listed more than once"
+    if not program.completion.is_complete(set(sessions)):
+        return f"{len(sessions)} sessions do not complete the program (it needs {program.completion.min_sessions})"
+    if data.jp != (expected := program.jp_for(sessions)):
+        return f"jp {data.jp} does not match the sessions (the program gives {expected})"
+    return None
+
+
 def revised(old: Certificate, corrections: dict, now: dt.datetime) -> Certificate:
     """The next revision after a correction of the holder's data: a new id and code, the same
     official number (it is the same certificate, corrected), issued now."""
@@ -127,7 +149,22 @@ def revised(old: Certificate, corrections: dict, now: dt.datetime) -> Certificat
         raise NotAllowed("the corrections change nothing")
     return replace(old, certificate_id=str(uuid.uuid4()), code=new_code(), revision=old.revision + 1,
                    issued_at=now, sha256=None, object_key=None, status="pending", supersedes=old.certificate_id,
-                   superseded_by=None, revoked_at=None, **corrections)  # fmt: skip
+                   superseded_by=None, revoked_at=None, specimen=None, **corrections)  # fmt: skip
+
+
+def repeated_reissue(old: Certificate, corrections: dict, made: Certificate) -> None:
+    """A re-issue of `old` that finds `made`, the revision already made from it (by an earlier or
+    a concurrent request): the same correction is a repeat and finishes or returns `made`; other
+    corrections would be lost silently, so they are refused (the first re-issue wins)."""
+    unknown = set(corrections) - set(CORRECTABLE)
+    if unknown:
+        raise NotAllowed(f"cannot correct {sorted(unknown)}; correctable: {list(CORRECTABLE)}")
+    if old.status not in ("valid", "superseded"):
+        raise NotAllowed(f"only a valid certificate can be re-issued; this one is {old.status}")
+    wanted = {k: corrections.get(k, getattr(old, k)) for k in CORRECTABLE}
+    if differ := sorted(k for k, v in wanted.items() if getattr(made, k) != v):
+        raise NotAllowed(f"this certificate is already re-issued as revision {made.revision} with other "
+                         f"corrections ({', '.join(differ)} differ); re-issue that revision instead")  # fmt: skip
 
 
 def revocable(cert: Certificate) -> None:
@@ -172,7 +209,7 @@ def content(program: Program, cert: Certificate, links: Links) -> dict:
         "jp": cert.jp,
         "place_date": f"{program.place}, {tanggal(cert.issued_at)}",
         "signer": {"name": program.signer.name, "nip": program.signer.nip or "", "title": program.signer.title},
-        "specimen": program.signer.specimen,
+        "specimen": program.signer.specimen if cert.specimen is None else cert.specimen,
         "verify_url": links.verify(cert.code),
         "code": cert.code,
         "revision": cert.revision,
@@ -223,4 +260,6 @@ def public_view(program: Program | None, cert: Certificate, links: Links, curren
         "issued_on": tanggal(cert.issued_at),
         "sha256": cert.sha256,
         "url": links.pdf(cert.code),
+        # While it is a specimen the PDF says CONTOH: the page must not call it official.
+        "specimen": cert.specimen if cert.specimen is not None else bool(program and program.signer.specimen),
     }

@@ -42,7 +42,7 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     """Number (first revision only), render, store, mark issued: resumable at every step."""
     if cert.issued:
         return cert, None
-    cert = await deps.certificates.assign_number(cert, program)
+    cert = domain.replace(await deps.certificates.assign_number(cert, program), specimen=program.signer.specimen)
     pdf = await deps.renderer.render(program.template, domain.content(program, cert, deps.links), cert.issued_at)
     sha256 = hashlib.sha256(pdf).hexdigest()
     key = cert.object_key_for(sha256)
@@ -74,14 +74,19 @@ async def revoke_certificate(code: str, reason: str, by: str, deps: Issuing,
 async def reissue_certificate(
     code: str, corrections: dict, reason: str, by: str, program: Program, deps: Issuing, now: dt.datetime | None = None
 ) -> tuple[domain.Certificate, CloudEvent | None]:
-    """A new revision with the corrected data; the old one becomes superseded. Retrying after a
-    crash finishes the same revision (its holder key is unique), never a second one."""
+    """A new revision with the corrected data; the old one becomes superseded. A repeat (or a
+    retry after a crash) finishes or returns the same revision: there is only ever one revision
+    after a given one (its holder key is unique). Other corrections than that revision's: 409."""
     old = await _by_code(code, deps)
-    now = now or dt.datetime.now(dt.UTC)
-    draft = domain.revised(old, corrections, now)
-    history = {"reissued": {"at": now.astimezone(dt.UTC).isoformat(), "by": by, "reason": reason,
-                            "supersedes": old.certificate_id, "corrected": sorted(corrections)}}  # fmt: skip
-    new = await deps.certificates.add_or_get(draft, history)
+    new = await deps.certificates.successor(old)
+    if new is None:
+        now = now or dt.datetime.now(dt.UTC)
+        draft = domain.revised(old, corrections, now)
+        history = {"reissued": {"at": now.astimezone(dt.UTC).isoformat(), "by": by, "reason": reason,
+                                "supersedes": old.certificate_id, "corrected": sorted(corrections)}}  # fmt: skip
+        new = await deps.certificates.add_or_get(draft, history)  # a concurrent re-issue's, if it came first
+    domain.repeated_reissue(old, corrections, new)
+    await deps.certificates.begin_supersede(old, new)
     new, event = await _finish(new, program, deps)
     await deps.certificates.mark_superseded(old, new, by, reason)
     return new, event

@@ -1,27 +1,35 @@
 """Operator HTTP API of the certificate service (X-API-Key): list, detail and history, revoke,
 re-issue, and a program's certificates as a streamed ZIP or as CSV for HR records."""
 
-import csv
 import io
 import zipfile
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from shared import contract
+from shared.csvsafe import csv_line
 from shared.events import Text200
 from shared.http import known_program
 from shared.programs import Program, Programs
 
 from . import domain, handlers
 
+SIASN_COLUMNS = ("nip", "namaKursus", "institusiPenyelenggara", "jenisKursus", "jumlahJam", "nomorSertipikat",
+                 "tahunKursus", "tanggalKursus", "tanggalSelesaiKursus")  # fmt: skip
 EXPORT_COLUMNS = ("nomor", "nip", "nama", "jenjang", "unit_kerja", "jp", "tanggal", "status", "revisi", "verify_url")
 
 
 Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class SearchIn(BaseModel):
+    program_id: str
+    nip: str = Field(pattern=r"^[0-9]{18}$")
 
 
 class RevokeIn(BaseModel):
@@ -126,6 +134,36 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
                 yield sink.take()
         yield sink.take()
 
+    @router.post("/search", dependencies=guarded, summary="One participant's certificates (the NIP in the body)")
+    async def search(body: SearchIn) -> dict:
+        total, certs = await state["repo"].find({"program_id": body.program_id, "nip": body.nip}, 100, 0)
+        return {"total": total, "certificates": [summary(c) for c in certs]}
+
+    @router.get("/timeline/{program_id}", dependencies=guarded, summary="For the console: issues per minute and status counts")
+    async def timeline(program: Program = Depends(known)) -> dict:
+        per_minute: Counter = Counter()
+        status: Counter = Counter()
+        async for c in state["repo"].each(program.id, None):
+            status[c.status] += 1
+            if c.revision == 1 and c.issued:  # a re-issue is not a new certificate
+                per_minute[c.issued_at.astimezone(domain.JAKARTA).strftime("%Y-%m-%dT%H:%M")] += 1
+        return {"program_id": program.id, "status": dict(status), "issued_per_minute": dict(sorted(per_minute.items()))}
+
+    @router.get("/export/{program_id}/siasn.{fmt}", dependencies=guarded,
+                summary="Valid certificates as BKN SIASN course records (riwayat kursus), CSV or JSON")  # fmt: skip
+    async def export_siasn(fmt: str, program: Program = Depends(known)):
+        if fmt not in ("csv", "json"):
+            raise HTTPException(404, "siasn.csv or siasn.json")
+        if program.siasn is None:
+            raise HTTPException(409, f"program {program.id!r} has no [siasn] section in its program file")
+        rows = [_siasn_row(program, c) async for c in state["repo"].each(program.id, "valid")]
+        filename = f"siasn-{program.id}.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if fmt == "json":
+            return JSONResponse(rows, headers=headers)
+        lines = ["\ufeff" + _csv_line(SIASN_COLUMNS)] + [_csv_line(_csv_safe(r[k]) for k in SIASN_COLUMNS) for r in rows]
+        return Response("".join(lines), media_type="text/csv; charset=utf-8", headers=headers)
+
     async def _cert(code: str) -> domain.Certificate:
         cert = await state["repo"].by_code(code) if domain.is_code(code) else None
         if cert is None:
@@ -135,10 +173,26 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
     return router
 
 
+def _siasn_row(program: Program, c: domain.Certificate) -> dict:
+    ddmmyyyy = "%d-%m-%Y"  # SIASN's date format
+    return {"nip": c.nip, "namaKursus": f"{program.title} {program.year}",
+            "institusiPenyelenggara": program.siasn.institusi_penyelenggara, "jenisKursus": program.siasn.jenis_kursus,
+            "jumlahJam": c.jp, "nomorSertipikat": c.number, "tahunKursus": program.sessions[0].date.year,
+            "tanggalKursus": program.sessions[0].date.strftime(ddmmyyyy),
+            "tanggalSelesaiKursus": program.sessions[-1].date.strftime(ddmmyyyy)}  # fmt: skip
+
+
+def _csv_safe(value):
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR) gets a leading
+    apostrophe (OWASP's CSV injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv_line(values) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(values)
-    return out.getvalue()
+    # Names and units come from upstream: a cell like "=HYPERLINK(...)" must stay text in Excel.
+    return csv_line(values)
 
 
 class _Sink(io.RawIOBase):

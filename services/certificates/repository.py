@@ -9,6 +9,11 @@ each assignment takes the lowest free one. The hint is raised in the background,
 (one write per burst, not per certificate): a hint left behind by a crash or an outage costs
 the next process a few collisions, never a gap.
 Uniqueness lives in single-field keys: nx-27017 does not use compound indexes (it scans).
+
+A re-issue touches two documents, so readers never see both revisions of a number valid: the
+old one is marked `superseding` (the new id) before the new one can become valid, and whoever
+reads a marked revision whose successor is valid finishes the supersede (a crash between the
+two writes leaves exactly that). Exports also keep only the highest valid revision of a number.
 """
 
 import asyncio
@@ -21,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.events import CloudEvent
+from shared.logs import describe
 from shared.outbox import with_outbox
 from shared.programs import Program
 
@@ -38,6 +44,8 @@ class CertificateRepository(Protocol):
     async def by_code(self, code: str) -> Certificate | None: ...
     async def by_id(self, certificate_id: str) -> Certificate | None: ...
     async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate: ...
+    async def successor(self, cert: Certificate) -> Certificate | None: ...
+    async def begin_supersede(self, old: Certificate, new: Certificate) -> None: ...
     async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None: ...
 
 
@@ -56,6 +64,7 @@ class MongoCertificates:
         await c.create_index("code", unique=True)
         await c.create_index("seq_key", unique=True, partialFilterExpression={"seq_key": {"$exists": True}})
         await c.create_index("outbox_pending")
+        await c.create_index("superseding", partialFilterExpression={"superseding": {"$exists": True}})
 
     async def add_or_get(self, draft: Certificate, history: dict | None = None) -> Certificate:
         doc = _to_doc(draft)
@@ -108,8 +117,9 @@ class MongoCertificates:
             program_id, seq = self._hint_due.popitem()
             try:
                 await self._numbering.update_one({"_id": program_id}, {"$max": {"highest": seq}}, upsert=True)
-            except PyMongoError:  # only a hint: the next certificate raises it again
-                log.warning("numbering hint not written", exc_info=True)
+            except PyMongoError as e:  # only a hint: the next certificate raises it again
+                log.warning("numbering hint not written: %s", describe(e))
+                log.debug("numbering hint not written", exc_info=True)
 
     async def _known_highest(self, program_id: str, refresh: bool = False) -> int:
         if refresh or program_id not in self._highest:
@@ -141,7 +151,7 @@ class MongoCertificates:
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate:
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
-            with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid",
+            with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid", "specimen": cert.specimen,
                                   "history.issued": {"at": _at(cert.issued_at), "sha256": sha256}}},
                         "certificate.issued", event),  # fmt: skip
         )
@@ -152,10 +162,15 @@ class MongoCertificates:
 
     async def by_code(self, code: str) -> Certificate | None:
         doc = await self.collection.find_one({"code": code})
-        return _from_doc(doc) if doc else None
+        return _from_doc(await self._settled(doc)) if doc else None
 
     async def by_id(self, certificate_id: str) -> Certificate | None:
         doc = await self.collection.find_one({"_id": certificate_id})
+        return _from_doc(await self._settled(doc)) if doc else None
+
+    async def successor(self, cert: Certificate) -> Certificate | None:
+        """The revision made from this one (there is at most one: the holder key is unique)."""
+        doc = await self.collection.find_one({"holder_key": _holder_key(cert.program_id, cert.nip, cert.revision + 1)})
         return _from_doc(doc) if doc else None
 
     async def history(self, certificate_id: str) -> list[dict]:
@@ -178,33 +193,80 @@ class MongoCertificates:
             raise NotAllowed(f"only a valid certificate can be revoked; this one is {current.status}")
         return current
 
+    async def begin_supersede(self, old: Certificate, new: Certificate) -> None:
+        """Before `new` can become valid: from then on, readers take `new`'s validity for `old`'s end."""
+        await self.collection.update_one({"_id": old.certificate_id, "status": "valid"},
+                                         {"$set": {"superseding": new.certificate_id}})  # fmt: skip
+
     async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None:
-        entry = {"at": _at(new.issued_at), "by": by, "reason": reason, "by_revision": new.revision,
-                 "superseded_by": new.certificate_id}  # fmt: skip
+        await self._supersede(old.certificate_id, new.certificate_id, new.revision, _at(new.issued_at), by, reason)
+
+    async def _supersede(self, old_id: str, new_id: str, revision: int, at: str, by: str, reason: str) -> None:
+        entry = {"at": at, "by": by, "reason": reason, "by_revision": revision, "superseded_by": new_id}
         await self.collection.update_one(
-            {"_id": old.certificate_id, "status": "valid"},
-            {"$set": {"status": "superseded", "superseded_by": new.certificate_id, "history.superseded": entry}},
-        )
+            {"_id": old_id, "status": "valid"},
+            {"$set": {"status": "superseded", "superseded_by": new_id, "history.superseded": entry},
+             "$unset": {"superseding": ""}},
+        )  # fmt: skip
+
+    async def _settled(self, doc: dict) -> dict:
+        """`doc` as it stands once an interrupted supersede is finished: a revision marked
+        `superseding` whose successor has been issued is superseded (the re-issue crashed, or is
+        about to write that itself; the write is conditional, so both doing it is harmless)."""
+        if doc.get("status") != "valid" or not doc.get("superseding"):
+            return doc
+        new = await self.collection.find_one({"_id": doc["superseding"]}, {"outbox": 0})
+        if new is None or new.get("sha256") is None:  # not issued yet: the old one is still the valid one
+            return doc
+        reissued = (new.get("history") or {}).get("reissued") or {}
+        at = reissued.get("at") or _at(_aware(new["issued_at"]))
+        await self._supersede(doc["_id"], new["_id"], new["revision"], at, reissued.get("by", ""), reissued.get("reason", ""))
+        return await self.collection.find_one({"_id": doc["_id"]}) or doc
+
+    async def _settle_program(self, program_id: str | None) -> None:
+        query = {"superseding": {"$exists": True}, "status": "valid", **({"program_id": program_id} if program_id else {})}
+        async for doc in self.collection.find(query):
+            await self._settled(doc)
 
     async def find(self, filters: dict, limit: int, offset: int) -> tuple[int, list[Certificate]]:
         query = {k: v for k, v in filters.items() if v is not None}
+        await self._settle_program(query.get("program_id"))  # so the counts and statuses agree
         total = await self.collection.count_documents(query)
         cursor = self.collection.find(query).sort([("seq", 1), ("revision", 1)]).skip(offset).limit(limit)
-        return total, [_from_doc(doc) async for doc in cursor]
+        return total, [_from_doc(await self._settled(doc)) async for doc in cursor]
 
     async def each(self, program_id: str, status: str | None = "valid"):
-        """Every certificate of a program in number order, streamed (never all in memory)."""
+        """Every certificate of a program in number order, streamed (never all in memory).
+        Of the valid revisions of one number only the highest is given: a re-issue that became
+        valid while this ran has superseded the one before it."""
+        await self._settle_program(program_id)
         query = {"program_id": program_id, **({"status": status} if status else {})}
+        held: Certificate | None = None
         async for doc in self.collection.find(query).sort([("seq", 1), ("revision", 1)]).batch_size(200):
-            yield _from_doc(doc)
+            cert = _from_doc(await self._settled(doc))
+            if status is not None and cert.status != status:
+                continue
+            if held is not None and not (cert.status == held.status == "valid" and cert.seq == held.seq):
+                yield held
+            held = cert
+        if held is not None:
+            yield held
 
 
 def _to_doc(cert: Certificate) -> dict:
     doc = {k: v for k, v in dataclasses.asdict(cert).items() if v is not None}
     doc["_id"] = doc.pop("certificate_id")
-    doc["holder_key"] = f"{cert.program_id}:{cert.nip}:{cert.revision}"
+    doc["holder_key"] = _holder_key(cert.program_id, cert.nip, cert.revision)
     doc["sessions"] = list(cert.sessions)
     return doc
+
+
+def _holder_key(program_id: str, nip: str, revision: int) -> str:
+    return f"{program_id}:{nip}:{revision}"
+
+
+def _aware(time: dt.datetime) -> dt.datetime:
+    return time if time.tzinfo else time.replace(tzinfo=dt.UTC)
 
 
 def _at(time: dt.datetime) -> str:
@@ -218,6 +280,8 @@ def _from_doc(doc: dict) -> Certificate:
     if isinstance(values["revoked_at"], str):
         values["revoked_at"] = dt.datetime.fromisoformat(values["revoked_at"])
     values["sessions"] = tuple(values["sessions"] or ())
+    if values["specimen"] is not None:  # nx-27017 hands a $set boolean back as 0/1
+        values["specimen"] = bool(values["specimen"])
     for key in ("completed_at", "issued_at"):
         if isinstance(values[key], dt.datetime) and values[key].tzinfo is None:
             values[key] = values[key].replace(tzinfo=dt.UTC)

@@ -7,6 +7,7 @@ from typing import Protocol
 from minio import Minio
 from minio.error import S3Error
 
+from shared.messaging import dependency_error
 from shared.settings import S3Settings
 
 
@@ -16,11 +17,18 @@ class ObjectStore(Protocol):
     async def ping(self) -> bool: ...
 
 
-class S3ObjectStore:
-    """The minio SDK is synchronous: calls run in worker threads, never on the event loop."""
+class CredentialsRejected(Exception):
+    """The object store refuses our access key or signature: a configuration fault (a rotated or
+    wrong key), not an outage. /readyz names it; the work waits until the key is fixed."""
 
-    def __init__(self, settings: S3Settings):
+
+class S3ObjectStore:
+    """The minio SDK is synchronous: calls run in worker threads, never on the event loop.
+    Failed calls are counted by kind (`humas_dependency_errors{dependency="object_store"}`)."""
+
+    def __init__(self, settings: S3Settings, metrics=None):
         self._bucket = settings.s3_bucket
+        self._metrics = metrics
         self._client = Minio(
             settings.s3_host,
             access_key=settings.s3_access_key,
@@ -34,10 +42,10 @@ class S3ObjectStore:
             if not self._client.bucket_exists(self._bucket):
                 self._client.make_bucket(self._bucket)
 
-        await asyncio.to_thread(ensure)
+        await self._call(ensure)
 
     async def put(self, key: str, data: bytes, content_type: str = "application/pdf") -> None:
-        await asyncio.to_thread(
+        await self._call(
             self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
 
@@ -50,10 +58,24 @@ class S3ObjectStore:
                 response.close()
                 response.release_conn()
 
-        return await asyncio.to_thread(read)
+        return await self._call(read)
 
     async def ping(self) -> bool:
-        return await asyncio.to_thread(self._client.bucket_exists, self._bucket)
+        try:
+            return await self._call(self._client.bucket_exists, self._bucket)
+        except S3Error as e:
+            if dependency_error(e) == "credentials":
+                raise CredentialsRejected(e.code) from e
+            raise
+
+    async def _call(self, work, *args, **kwargs):
+        try:
+            return await asyncio.to_thread(work, *args, **kwargs)
+        except Exception as e:
+            # Logged by whoever decides what to do about it (retry_transient: an error line for a rejected key).
+            if (kind := dependency_error(e)) and self._metrics is not None:
+                self._metrics.dependency_error("object_store", kind)
+            raise
 
 
 def is_missing(exc: Exception) -> bool:

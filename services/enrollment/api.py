@@ -32,6 +32,11 @@ class WithdrawalIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200, examples=["mutasi ke instansi lain"])
 
 
+class SearchIn(BaseModel):
+    query: str = Field(min_length=2, max_length=200, examples=["siti"])
+    limit: int = Field(default=50, ge=1, le=500)
+
+
 class Accepted(BaseModel):
     status: str
     event_id: str | None = None
@@ -60,7 +65,7 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
             table = roster_file.read_table(content, request.headers.get("content-type", CSV))
             parsed = roster_file.parse(program_id, table, programs)
         except roster_file.UnreadableFile as e:
-            raise HTTPException(400, str(e)) from None
+            raise HTTPException(e.status_code, str(e)) from None  # 413 when over a size limit
         # All or nothing by default: a file with errors changes nothing until fixed.
         blocked = bool(parsed.errors) and not accept_valid_rows
         report = await handlers.import_roster(
@@ -108,6 +113,20 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
                 for e in entries
             ],
         }  # fmt: skip
+
+    @router.post("/{program_id}/search", summary="Find participants by part of the name or the NIP (the query in the body)")
+    async def search(body: SearchIn, program: Program = Depends(known)) -> dict:
+        wanted = " ".join(body.query.casefold().split())
+        found, offset = [], 0
+        # A cohort is a few thousand rows: a scan is simpler than a text index nx-27017 may not have.
+        while page := await deps["roster"].entries(program.id, 1000, offset):
+            offset += len(page)
+            for e in page:
+                who = e.participant
+                if who and (wanted in " ".join(who.name.casefold().split()) or who.nip.startswith(wanted)):
+                    found.append({**who.as_dict(), "status": "withdrawn" if e.withdrawn else "enrolled"})
+        found.sort(key=lambda p: p["name"].casefold())
+        return {"program_id": program.id, "total": len(found), "participants": found[: body.limit]}
 
     return router
 

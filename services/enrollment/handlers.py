@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from shared import contract
 from shared.events import CloudEvent, EnrolledData, WithdrawnData, new_event
 from shared.messaging import Publisher
-from shared.roster import Participant, event_time
+from shared.ordering import event_key, rank
+from shared.roster import Participant
 
 from .repository import Roster
 from .roster_file import RosterFile, RowError
@@ -19,9 +20,11 @@ from .roster_file import RosterFile, RowError
 SOURCE = "/services/enrollment"
 
 
-async def enrol(envelope: CloudEvent, data: EnrolledData, roster: Roster) -> bool:
-    """Record a participant or an update of one; a stale update changes nothing."""
-    return await roster.save(Participant.from_event(data), event_time(envelope.time))
+async def enrol(envelope: CloudEvent, data: EnrolledData, roster: Roster, now: dt.datetime | None = None) -> bool:
+    """Record a participant or an update of one; a stale update changes nothing (shared/ordering.py)."""
+    participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
+    received = None if envelope.time else await roster.first_receipt(participant, event, now or dt.datetime.now(dt.UTC))
+    return await roster.save(participant, rank(envelope.time, event, received))
 
 
 async def record_withdrawal(data: WithdrawnData, roster: Roster) -> None:

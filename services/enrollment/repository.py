@@ -7,7 +7,8 @@ from typing import Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.roster import Participant, order_key, participant_key, save_if_newer
+from shared.ordering import order_key
+from shared.roster import Participant, first_receipt, participant_key, save_if_newer
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class RosterEntry:
 
 
 class Roster(Protocol):
-    async def save(self, participant: Participant, time: dt.datetime) -> bool: ...
+    async def save(self, participant: Participant, rank: str) -> bool: ...
+    async def first_receipt(self, participant: Participant, event: str, now: dt.datetime) -> dt.datetime: ...
     async def lookup(self, program_id: str, nip: str) -> RosterEntry: ...
     async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None: ...
 
@@ -34,8 +36,11 @@ class MongoRoster:
     async def ensure_indexes(self) -> None:
         await self._participants.create_index("program_id")
 
-    async def save(self, participant: Participant, time: dt.datetime) -> bool:
-        return await save_if_newer(self._participants, participant, time)
+    async def save(self, participant: Participant, rank: str) -> bool:
+        return await save_if_newer(self._participants, participant, rank)
+
+    async def first_receipt(self, participant: Participant, event: str, now: dt.datetime) -> dt.datetime:
+        return await first_receipt(self._participants, participant.key, participant.as_dict(), event, now)
 
     async def lookup(self, program_id: str, nip: str) -> RosterEntry:
         return _entry(await self._participants.find_one({"_id": participant_key(program_id, nip)}))
@@ -44,17 +49,16 @@ class MongoRoster:
         return (await self.lookup(program_id, nip)).participant
 
     async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
-        # The first withdrawal stands (a redelivery or a second request changes nothing). Upsert:
-        # a withdrawal may arrive before the enrolment it ends (any order, CONTRACT.md §2).
+        # The earliest withdrawal stands, whichever arrives first (any order, CONTRACT.md §2); a
+        # redelivery changes nothing. Upsert: a withdrawal may arrive before the enrolment it ends.
+        key, when = participant_key(program_id, nip), order_key(at)
+        fields = {"program_id": program_id, "nip": nip, "withdrawn_at": when, "withdrawal_reason": reason}
+        if (await self._participants.update_one({"_id": key, "withdrawn_at": {"$gt": when}}, {"$set": fields})).matched_count:
+            return
         try:
-            await self._participants.update_one(
-                {"_id": participant_key(program_id, nip), "withdrawn_at": {"$exists": False}},
-                {"$set": {"program_id": program_id, "nip": nip, "withdrawn_at": order_key(at),
-                          "withdrawal_reason": reason}},
-                upsert=True,
-            )  # fmt: skip
+            await self._participants.update_one({"_id": key, "withdrawn_at": {"$exists": False}}, {"$set": fields}, upsert=True)
         except DuplicateKeyError:
-            pass  # already withdrawn
+            pass  # already withdrawn, at this time or earlier
 
     async def count(self, program_id: str) -> int:
         return await self._participants.count_documents({"program_id": program_id})

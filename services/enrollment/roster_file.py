@@ -18,6 +18,9 @@ from shared.programs import Programs
 
 MAX_BYTES = 2 * 1024 * 1024  # the real roster (1,248 rows) is about 120 kB
 MAX_ROWS = 20_000
+MAX_COLUMNS = 64  # the roster has five; anything right of column BL is not read
+# Unpacked, a 20,000-row workbook is about 8 MB; a few kilobytes of zip can unpack to gigabytes.
+MAX_XLSX_UNPACKED_BYTES = 24 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = {"nip": "nip", "nama": "name", "name": "name", "jenjang": "jenjang", "unit_kerja": "unit_kerja",
            "unit kerja": "unit_kerja", "email": "email", "e-mail": "email"}  # fmt: skip
@@ -26,6 +29,14 @@ REQUIRED = ("nip", "name", "jenjang", "unit_kerja")
 
 class UnreadableFile(ValueError):
     """The file as a whole cannot be read as a roster; nothing in it is used."""
+
+    status_code = 400
+
+
+class TooLarge(UnreadableFile):
+    """The file is (or declares, or unpacks to) more than the limits allow."""
+
+    status_code = 413
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ class RosterFile:
 
 def read_table(content: bytes, content_type: str) -> list[list[str]]:
     if len(content) > MAX_BYTES:
-        raise UnreadableFile(f"file of {len(content)} bytes exceeds the limit of {MAX_BYTES}")
+        raise TooLarge(f"file of {len(content)} bytes exceeds the limit of {MAX_BYTES}")
     if content_type.split(";")[0].strip().lower() == XLSX:
         return _read_xlsx(content)
     try:
@@ -62,13 +73,33 @@ def read_table(content: bytes, content_type: str) -> list[list[str]]:
 
 
 def _read_xlsx(content: bytes) -> list[list[str]]:
-    from zipfile import BadZipFile
+    """Row by row, never past the limits. openpyxl pads every row to the width the sheet's
+    <dimension> declares (and fills gaps in row numbers with empty rows), so a small file that
+    declares A1:XFD1048576 or has a cell at row 1,048,576 would otherwise cost gigabytes."""
+    from zipfile import BadZipFile, ZipFile
 
     from openpyxl import load_workbook
 
     try:
+        unpacked = sum(member.file_size for member in ZipFile(io.BytesIO(content)).infolist())
+        if unpacked > MAX_XLSX_UNPACKED_BYTES:  # zipfile never inflates past a member's stated size
+            raise TooLarge(f"the workbook unpacks to {unpacked} bytes, over the limit of {MAX_XLSX_UNPACKED_BYTES}")
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-        return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        # Declared by the file, not measured: only a reason to refuse early, never a size to allocate.
+        if (sheet.max_row or 0) > MAX_ROWS + 1 or (sheet.max_column or 0) > MAX_COLUMNS:
+            raise TooLarge(f"the sheet declares {sheet.max_row} rows and {sheet.max_column} columns; "
+                           f"the limit is {MAX_ROWS} rows below the header and {MAX_COLUMNS} columns")  # fmt: skip
+        table = []
+        for row in sheet.iter_rows(max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS, values_only=True):
+            if len(table) > MAX_ROWS:
+                raise TooLarge(f"the sheet has more than {MAX_ROWS} rows below the header (the limit; empty rows that carry formatting count too)")
+            cells = ["" if v is None else str(v) for v in row]
+            while cells and not cells[-1]:
+                cells.pop()  # rows come padded to MAX_COLUMNS; a blank tail is no cell
+            table.append(cells)
+        return table
+    except UnreadableFile:
+        raise
     except (BadZipFile, KeyError, ValueError, OSError, IndexError) as e:
         raise UnreadableFile(f"not a readable XLSX workbook ({type(e).__name__})") from None
 
@@ -88,7 +119,7 @@ def parse(program_id: str, table: list[list[str]], programs: Programs) -> Roster
         raise UnreadableFile(f"missing column(s): {', '.join(missing)} (header row: {table[0][:10]})")
     body = table[1:]
     if len(body) > MAX_ROWS:
-        raise UnreadableFile(f"{len(body)} rows exceed the limit of {MAX_ROWS}")
+        raise TooLarge(f"{len(body)} rows exceed the limit of {MAX_ROWS}")
     result = RosterFile()
     first_row_of: dict[str, int] = {}
     for number, cells in enumerate(body, start=2):

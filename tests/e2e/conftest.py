@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from devstack import processes
-from devstack.rabbit import with_service_users
+from devstack.rabbit import trust_settings, with_service_users
 from devstack.servers import free_port
 from ops import rabbitmq_users
 from shared import auth
@@ -17,6 +17,7 @@ from shared.settings import REPO_ROOT
 from tests.support import unique
 
 OPERATOR_KEY = auth.new_key()
+CONSOLE_KEY = auth.new_key()  # the console's own key, allowed to act for its signed-in operators
 RESULTS = REPO_ROOT / "docs" / "fault-results"
 RUNS_KEPT = 3
 
@@ -59,10 +60,12 @@ def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_users_of_session, signi
            "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
            "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3", "SIGNING_PKCS12_PATH": str(signing_key.path),
            "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase,
-           "OPERATOR_API_KEYS": f"e2e:{auth.hash_key(OPERATOR_KEY)}"}  # fmt: skip
+           "OPERATOR_API_KEYS": f"e2e:{auth.hash_key(OPERATOR_KEY)},console:{auth.hash_key(CONSOLE_KEY)}",
+           "OPERATOR_DELEGATES": "console"}  # fmt: skip
     system = System(env, {name: unique(name) for name in processes.SERVICES}, tmp_path)
     prefix, passwords = rabbitmq_users_of_session
     system.amqp_urls = with_service_users(amqp_url, passwords, prefix)
+    system.env.update(trust_settings(prefix))  # the users are named for this session
     for name in processes.SERVICES:
         system.start(name)
     for service in system.services.values():

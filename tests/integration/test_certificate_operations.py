@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from services.certificates.app import create_app
+from services.certificates.repository import MongoCertificates
 from services.certificates.signing import check_signature
 from shared.auth import hash_key, new_key
 from tests.integration.test_certificates_service import completed, settings_for
@@ -108,6 +109,82 @@ async def test_reissue_makes_a_new_revision_and_supersedes_the_old_one(service):
     assert (await http.post(f"/api/certificates/{old}/reissue", json={"reason": "x", "name": "Y"}, headers=AUTH)).status_code == 409
     nothing = await http.post(f"/api/certificates/{new['code']}/reissue", json={"reason": "x"}, headers=AUTH)
     assert nothing.status_code == 409 and "change nothing" in nothing.text
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+async def exported_numbers(http) -> tuple[list[str], list[str]]:
+    """The numbers in the CSV export and the file names in the ZIP export of valid certificates."""
+    csv_text = (await http.get("/api/certificates/export/humas-level-up-2026.csv", headers=AUTH)).text
+    numbers = [row["nomor"] for row in csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))]
+    async with http.stream("GET", "/api/certificates/export/humas-level-up-2026.zip", headers=AUTH) as response:
+        body = b"".join([chunk async for chunk in response.aiter_bytes()])
+    return numbers, zipfile.ZipFile(io.BytesIO(body)).namelist()
+
+
+async def test_a_reissue_that_crashes_before_superseding_never_shows_two_valid_revisions(service, monkeypatch):
+    http, issued, _ = service
+    data = issued.events[0]["data"]
+    old = code_of(data)
+    body = {"reason": "nama salah eja", "name": "Peserta Nomor Nol, S.Sos."}
+
+    async def crash(*args, **kwargs):
+        raise Crash("between storing the new revision and superseding the old one")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MongoCertificates, "mark_superseded", crash)
+        with pytest.raises(Crash):
+            await http.post(f"/api/certificates/{old}/reissue", json=body, headers=AUTH)
+
+    listing = (await http.get("/api/certificates", params={"program_id": "humas-level-up-2026", "status": "valid"}, headers=AUTH)).json()
+    numbers = [c["number"] for c in listing["certificates"]]
+    assert listing["total"] == 3 and len(set(numbers)) == 3, f"one valid revision per number: {numbers}"
+    new = next(c for c in listing["certificates"] if c["number"] == data["number"])
+    assert new["revision"] == 2 and new["name"] == body["name"]
+    old_page = (await http.get(f"/verify/{old}", headers=JSON)).json()
+    assert old_page["status"] == "superseded" and old_page["current_verify_url"].endswith(new["code"])
+    assert (await http.get(f"/verify/{new['code']}", headers=JSON)).json()["status"] == "valid"
+    csv_numbers, zip_names = await exported_numbers(http)
+    assert sorted(csv_numbers) == sorted(numbers) and len(zip_names) == len(set(zip_names)) == 3
+
+    retry = await http.post(f"/api/certificates/{old}/reissue", json=body, headers=AUTH)
+    assert retry.status_code == 200, retry.text
+    assert (retry.json()["certificate_id"], retry.json()["revision"]) == (new["certificate_id"], 2), "the same revision"
+    other = await http.post(f"/api/certificates/{old}/reissue", json={**body, "name": "Nama Lain"}, headers=AUTH)
+    assert other.status_code == 409 and "other corrections" in other.text
+    detail = (await http.get(f"/api/certificates/{old}", headers=AUTH)).json()
+    assert detail["status"] == "superseded" and detail["superseded_by"] == new["certificate_id"]
+    assert detail["history"][-1] | {"action": "superseded", "by": "rina", "reason": "nama salah eja"} == detail["history"][-1]
+    # The crashed request never published; the outbox relay does, once.
+    events = await issued.until(lambda evts: any(e["data"]["revision"] == 2 for e in evts), what="the re-issue's event")
+    assert [e["data"]["certificate_id"] for e in events if e["data"]["revision"] == 2] == [new["certificate_id"]]
+
+
+async def test_concurrent_reissues_the_first_correction_wins_and_a_different_one_is_refused(service):
+    http, issued, _ = service
+    a, b = code_of(issued.events[1]["data"]), code_of(issued.events[2]["data"])
+
+    async def reissue(code: str, name: str):
+        return await http.post(f"/api/certificates/{code}/reissue", json={"reason": "ejaan", "name": name}, headers=AUTH)
+
+    first, second = await asyncio.gather(reissue(a, "Nama Versi Satu"), reissue(a, "Nama Versi Dua"))
+    assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
+    winner, loser = (first, second) if first.status_code == 200 else (second, first)
+    assert "other corrections" in loser.json()["detail"]
+    current = (await http.get(f"/api/certificates/{winner.json()['code']}", headers=AUTH)).json()
+    assert current["status"] == "valid" and current["name"] == winner.json()["name"]
+    assert (await http.get(f"/verify/{a}", headers=JSON)).json()["current_verify_url"].endswith(current["code"])
+
+    same = await asyncio.gather(reissue(b, "Nama Yang Sama"), reissue(b, "Nama Yang Sama"))
+    assert [r.status_code for r in same] == [200, 200], [r.text for r in same]
+    assert same[0].json()["certificate_id"] == same[1].json()["certificate_id"], "one revision, answered twice"
+    late = await reissue(b, "Nama Yang Sama")
+    assert late.status_code == 200 and late.json()["certificate_id"] == same[0].json()["certificate_id"]
+    listing = (await http.get("/api/certificates", params={"program_id": "humas-level-up-2026"}, headers=AUTH)).json()
+    assert sorted((c["revision"], c["status"]) for c in listing["certificates"]) == [
+        (1, "superseded"), (1, "superseded"), (1, "valid"), (2, "valid"), (2, "valid")]  # fmt: skip
 
 
 async def test_listing_filters_and_exports(service):

@@ -4,10 +4,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import json
 
 import httpx
 import pytest
 from minio import Minio
+from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 
 from devstack.upstream import cloud_event
@@ -29,9 +31,10 @@ def completed(i: int) -> dict:
 
 
 def settings_for(amqp_url, mongodb_url, s3, database):
+    # The tests' Bus publishes as guest (with its user_id): believed here, never in a deployment.
     return Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=database, s3_endpoint=s3.endpoint,
                     s3_access_key=s3.access_key, s3_secret_key=s3.secret_key, s3_bucket=s3.bucket,
-                    public_base_url="http://service", outbox_interval_s=0.2)  # fmt: skip
+                    public_base_url="http://service", outbox_interval_s=0.2, completed_publishers="guest")  # fmt: skip
 
 
 async def test_two_instances_issue_each_certificate_once_with_gapless_numbers(amqp_url, mongodb_url, s3):
@@ -70,7 +73,7 @@ async def test_two_instances_issue_each_certificate_once_with_gapless_numbers(am
         assert body["number"] == data["number"] and body["certificate_id"] == data["certificate_id"]
         assert body["nip"] == "19850312******2005" and "email" not in body
         page = await http.get(data["verify_url"], headers={"Accept": "text/html"})
-        assert page.status_code == 200 and "SAH" in page.text and "Peserta Nomor 5" in page.text
+        assert page.status_code == 200 and "CONTOH" in page.text and "Peserta Nomor 5" in page.text  # specimen signer
         assert data["nip"] not in page.text and page.headers["x-content-type-options"] == "nosniff"
 
         for path in ("/verify/AAAAAAAAAAAAAAAAAAAAAA", "/certificates/AAAAAAAAAAAAAAAAAAAAAA.pdf",
@@ -95,3 +98,70 @@ async def test_stored_pdfs_are_private_and_keyed_without_personal_data(amqp_url,
     assert completed(1)["data"]["nip"] not in keys[0] and "Peserta" not in keys[0]
     anonymous = httpx.get(f"{s3.endpoint}/{s3.bucket}/{keys[0]}")
     assert anonymous.status_code == 403
+
+
+async def test_a_completion_the_programs_rule_does_not_support_issues_nothing(amqp_url, mongodb_url, s3):
+    def claiming(i: int, sessions: list[int], jp: int) -> dict:
+        event = completed(i)
+        return {**event, "data": {**event["data"], "sessions": sessions, "jp": jp}}
+
+    unsupported = {
+        "jp 999 does not match": claiming(1, list(range(1, 17)), 999),
+        "1 sessions do not complete": claiming(2, [1], 999),  # the attack: one session, 999 JP
+        "4 sessions do not complete": claiming(3, [1, 2, 3, 4], 8),
+        "sessions [17] are outside 1..16": claiming(4, [*range(1, 16), 17], 32),
+        "sessions are listed more than once": claiming(5, [*range(1, 13), 12, 12], 28),
+    }
+    database = unique("certificates")
+    async with running(create_app(settings_for(amqp_url, mongodb_url, s3, database))), Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        for event in unsupported.values():
+            await bus.publish("completed", event)
+        await bus.publish("completed", claiming(6, list(range(1, 13)), 24))  # 12 of 16: supported
+        dead = await bus.dead_letters("certificates.completed", expected=len(unsupported))
+        await issued.until(lambda evts: len(evts) >= 1, what="the supported completion issued")
+    reasons = {json.loads(m.body)["id"]: m.headers[REASON_HEADER] for m in dead}
+    for reason, event in unsupported.items():
+        assert reasons[event["id"]].startswith(reason), reasons[event["id"]]
+        assert event["data"]["nip"] not in reasons[event["id"]]
+    assert [e["data"]["nip"] for e in issued.events] == [completed(6)["data"]["nip"]]
+    certificates = AsyncMongoClient(mongodb_url)[database]["certificates"]
+    assert await certificates.count_documents({}) == 1, "nothing stored for the unsupported ones"
+
+
+async def test_announcements_are_routed_and_kept_with_no_subscriber(amqp_url, mongodb_url, s3):
+    """Nobody of ours consumes certificate.issued: it still reaches a queue (the service's own
+    announcement stream), so the outbox marks it published instead of retrying it for ever, and a
+    subscriber who comes later can read it from the stream."""
+    import aio_pika
+
+    from shared.messaging import announcement_log_name
+    from tests.support import eventually
+
+    database = unique("certificates")
+    async with running(create_app(settings_for(amqp_url, mongodb_url, s3, database))), Bus(amqp_url) as bus:
+        await bus.publish("completed", completed(7))
+        certificates = AsyncMongoClient(mongodb_url)[database]["certificates"]
+        await eventually(lambda: certificates.find_one({"sha256": {"$exists": True}, "outbox_pending": 0}),
+                         timeout=30, what="the certificate issued and its announcement marked published")  # fmt: skip
+
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=10)  # a stream is read with a prefetch, from an offset
+        stream = await channel.declare_queue(announcement_log_name("certificates"), passive=True)
+        received: list = []
+
+        async def take(message):
+            received.append(message)
+            await message.ack()
+
+        tag = await stream.consume(take, arguments={"x-stream-offset": "first"})
+        await eventually(lambda: _answer(received), what="the announcement read back from the stream")
+        await stream.cancel(tag)
+    [event] = [json.loads(m.body) for m in received]
+    assert event["type"] == "humas.certificate.issued.v1" and event["data"]["nip"] == completed(7)["data"]["nip"]
+    assert received[0].user_id == "guest", "announced under the service's own login"
+
+
+async def _answer(value):
+    return value

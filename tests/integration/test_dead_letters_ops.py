@@ -1,16 +1,21 @@
 """Operators list dead letters with their reasons and re-publish them after a fix."""
 
 import datetime as dt
+import json
 import shutil
 
+import aio_pika
 import pytest
 from pymongo import AsyncMongoClient
 
+from devstack.rabbit import with_service_users
 from devstack.upstream import cloud_event
-from ops.deadletters import list_dead_letters, replay
+from ops import rabbitmq_users
+from ops.deadletters import CONSUMER_QUEUES, list_dead_letters, replay
 from services.enrollment.app import Settings, create_app
+from shared import contract
 from shared.settings import REPO_ROOT
-from tests.support import Bus, eventually, running, unique
+from tests.support import Bus, drain, eventually, running, unique
 
 pytestmark = pytest.mark.integration
 NEXT_YEAR = "humas-level-up-2027"
@@ -18,7 +23,7 @@ NEXT_YEAR = "humas-level-up-2027"
 
 def enrolled(nip: str, program_id: str) -> dict:
     data = {"program_id": program_id, "nip": nip, "name": "Siti Aminah", "jenjang": "ahli_muda", "unit_kerja": "Biro Humas"}
-    return cloud_event("enrolled", data, source="/simpeg", time=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    return cloud_event("enrolled", data, source="/simpeg", time=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 
 
 async def test_a_message_for_a_program_not_yet_deployed_is_replayed_after_the_fix(amqp_url, mongodb_url, tmp_path):
@@ -51,3 +56,68 @@ async def test_a_message_for_a_program_not_yet_deployed_is_replayed_after_the_fi
     remaining = await list_dead_letters(amqp_url, ["enrollment.enrolled"])
     assert [d.id for d in remaining] == [letters[1].id if letters[1].id != early["id"] else letters[0].id]
     assert remaining[0].id.startswith("sha256:"), "non-JSON bodies are identified by their hash"
+
+
+def withdrawn(nip: str, program_id: str) -> dict:
+    data = {"program_id": program_id, "nip": nip, "reason": "mutasi", "withdrawn_at": "2026-01-15T00:00:00+00:00"}
+    return cloud_event("withdrawn", data, source="/simpeg", time=dt.datetime(2026, 1, 15, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def operator_url(amqp_url):
+    prefix = unique("dl")
+    urls = with_service_users(amqp_url, rabbitmq_users.new_passwords(), prefix)
+    yield urls["operator"], rabbitmq_users.username("operator", prefix)
+    rabbitmq_users.delete_users(prefix)
+
+
+def test_every_consumer_queue_of_the_contract_can_be_listed_and_replayed():
+    assert set(CONSUMER_QUEUES) == {f"{s}.{k}" for s, keys in contract.CONSUMES.items() for k in keys}
+    assert {"enrollment.withdrawn", "attendance.withdrawn"} <= set(CONSUMER_QUEUES)
+
+
+async def test_a_dead_lettered_withdrawal_is_listed_and_replayed_as_the_operator(amqp_url, mongodb_url, tmp_path,
+                                                                                 operator_url):  # fmt: skip
+    url, operator = operator_url
+    programs = tmp_path / "programs"
+    shutil.copytree(REPO_ROOT / "deploy" / "programs", programs)
+    settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"),
+                        programs_dir=programs)  # fmt: skip
+    early = withdrawn("198503122010011004", NEXT_YEAR)
+    async with running(create_app(settings)), Bus(amqp_url) as bus:
+        exchange = await bus.upstream.channel.get_exchange(contract.EXCHANGE, ensure=False)
+        await exchange.publish(aio_pika.Message(json.dumps(early).encode(), content_type=contract.CONTENT_TYPE,
+                                                headers={"traceparent": "00-abc-def-01"}),
+                               routing_key="withdrawn")  # fmt: skip
+
+        async def set_aside():
+            return [d for d in await list_dead_letters(url) if d.queue == "enrollment.withdrawn"]  # every queue
+
+        (letter,) = await eventually(set_aside, what="the withdrawal dead-lettered and listed")
+        assert letter.id == early["id"] and letter.routing_key == "withdrawn"
+        assert f"unknown program '{NEXT_YEAR}'" in letter.reason
+
+        watch = await bus.upstream.listen("withdrawn")
+        assert await replay(url, "enrollment.withdrawn", {early["id"]}) == [early["id"]]
+        (again,) = await eventually(lambda: drain(watch), what="the replayed withdrawal")
+    assert again.user_id == operator, "published as the operator, which the broker vouches for"
+    assert again.headers["traceparent"] == "00-abc-def-01", "the original headers are kept"
+    assert again.headers["x-replayed-from"] == "enrollment.withdrawn.dead-letter"
+    assert contract.REASON_HEADER not in again.headers and "x-original-routing-key" not in again.headers
+    assert json.loads(again.body) == early
+
+
+async def test_a_message_set_aside_as_from_an_untrusted_publisher_is_not_replayed(amqp_url, operator_url):
+    url, _ = operator_url
+    forged = cloud_event("completed", {"program_id": "humas-level-up-2026", "nip": "198503122010011004"})
+    async with Bus(amqp_url) as bus:
+        dlx = await bus.upstream.channel.declare_exchange(contract.DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT,
+                                                          durable=True)  # fmt: skip
+        dlq = await bus.upstream.channel.declare_queue("certificates.completed.dead-letter", durable=True)
+        await dlq.bind(dlx, routing_key="certificates.completed")
+        headers = {contract.REASON_HEADER: "untrusted publisher: user_id 'guest'",
+                   "x-original-routing-key": "completed"}  # fmt: skip
+        await dlx.publish(aio_pika.Message(json.dumps(forged).encode(), headers=headers),
+                          routing_key="certificates.completed")
+    assert await replay(url, "certificates.completed", None) == []
+    assert [d.id for d in await list_dead_letters(url, ["certificates.completed"])] == [forged["id"]], "kept"

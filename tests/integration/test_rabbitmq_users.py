@@ -63,3 +63,42 @@ async def test_operator_reads_dead_letters_but_not_live_queues(urls):
         await (await connection.channel()).declare_queue("enrollment.enrolled.dead-letter", durable=True)
     assert not await _refused(urls["operator"], lambda ch: _get(ch, "enrollment.enrolled.dead-letter"))
     assert await _refused(urls["operator"], lambda ch: _get(ch, "enrollment.enrolled"))
+
+
+async def _publish(channel, routing_key: str):
+    exchange = await channel.get_exchange(contract.EXCHANGE, ensure=False)
+    await exchange.publish(aio_pika.Message(b"{}"), routing_key=routing_key)
+
+
+ALL_KEYS = tuple(contract.TYPE_BY_ROUTING_KEY)
+MAY_PUBLISH = {
+    "upstream": {contract.ENROLLED, contract.ATTENDED, contract.WITHDRAWN},
+    "enrollment": {contract.ENROLLED, contract.WITHDRAWN},
+    "attendance": {contract.COMPLETED},
+    "certificates": {contract.CERTIFICATE_ISSUED, contract.CERTIFICATE_REVOKED},
+    # ops/deadletters.py replays what a consumer set aside: whatever the services consume.
+    "operator": {contract.ENROLLED, contract.ATTENDED, contract.WITHDRAWN, contract.COMPLETED},
+}
+
+
+@pytest.mark.parametrize("role", sorted(MAY_PUBLISH))
+async def test_each_login_may_publish_only_its_own_routing_keys(urls, role):
+    refused = {key for key in ALL_KEYS if await _refused(urls[role], lambda ch, key=key: _publish(ch, key))}
+    assert refused == set(ALL_KEYS) - MAY_PUBLISH[role]
+    # A routing key outside the contract, or one dressed up as an allowed one, is refused as well.
+    for key in ("completed.x", "x.enrolled", "certificate.issued.v2"):
+        assert await _refused(urls[role], lambda ch, key=key: _publish(ch, key)), key
+
+
+async def test_services_may_bind_their_queues_to_what_they_consume_only(urls):
+    async def bind(channel, queue_name: str, routing_key: str):
+        queue = await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": "quorum"})
+        exchange = await channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        await queue.bind(exchange, routing_key=routing_key)
+
+    for service, keys in contract.CONSUMES.items():
+        for key in keys:
+            assert not await _refused(urls[service], lambda ch: bind(ch, f"{service}.{key}", key)), (service, key)
+    # Its own queue, bound to someone else's events (or to everything): refused.
+    assert await _refused(urls["attendance"], lambda ch: bind(ch, "attendance.spy", contract.CERTIFICATE_ISSUED))
+    assert await _refused(urls["certificates"], lambda ch: bind(ch, "certificates.spy", "#"))

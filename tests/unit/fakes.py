@@ -12,14 +12,18 @@ from shared.roster import Participant
 
 class FakeRoster:
     def __init__(self):
-        self.rows: dict[tuple[str, str], tuple[Participant, dt.datetime]] = {}
+        self.rows: dict[tuple[str, str], tuple[Participant, str]] = {}
+        self.received: dict[str, dt.datetime] = {}
 
-    async def save(self, participant: Participant, time: dt.datetime) -> bool:
+    async def save(self, participant: Participant, rank: str) -> bool:
         key = (participant.program_id, participant.nip)
-        if key in self.rows and self.rows[key][1] > time:
+        if key in self.rows and self.rows[key][1] > rank:
             return False
-        self.rows[key] = (participant, time)
+        self.rows[key] = (participant, rank)
         return True
+
+    async def first_receipt(self, participant, event, now):
+        return self.received.setdefault(event, now)
 
     async def get(self, program_id, nip):
         row = self.rows.get((program_id, nip))
@@ -37,15 +41,16 @@ class FakeAttendanceBook(FakeRoster):
         self.eligible: set[tuple[str, str]] = set()
         self.activity: dict[tuple[str, str], dt.datetime] = {}
         self.withdrawn: set[tuple[str, str]] = set()
+        self.withdrawn_before_end: set[tuple[str, str]] = set()
 
-    async def save_participant(self, participant, time):
-        return await self.save(participant, time)
+    async def save_participant(self, participant, rank):
+        return await self.save(participant, rank)
 
     async def attendee(self, program_id, nip):
         counted = frozenset(s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts)
         key = (program_id, nip)
         return Attendee(program_id, nip, await self.get(program_id, nip), counted, key in self.completed,
-                        key in self.eligible, key in self.withdrawn)  # fmt: skip
+                        key in self.eligible, key in self.withdrawn, key in self.withdrawn_before_end)  # fmt: skip
 
     async def record(self, presence: Presence, now):
         key = (presence.program_id, presence.nip, presence.session)
@@ -61,18 +66,23 @@ class FakeAttendanceBook(FakeRoster):
         return {f"{p.program_id}:{p.nip}": await self.attendee(p.program_id, p.nip) for p in presences}
 
     async def set_eligible(self, program_id, nip, eligible):
+        if eligible and ((program_id, nip) in self.completed or (program_id, nip) in self.withdrawn_before_end):
+            return
         (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 
     async def settled_candidates(self, program_id, quiet_since, limit):
         due = [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
         return due[:limit]
 
-    async def withdraw(self, program_id, nip):
+    async def withdraw(self, program_id, nip, at, before_end):
         self.withdrawn.add((program_id, nip))
-        self.eligible.discard((program_id, nip))
+        if before_end:
+            self.withdrawn_before_end.add((program_id, nip))
+            self.eligible.discard((program_id, nip))
 
-    async def mark_completed(self, program_id, nip, event):
-        if (program_id, nip) in self.completed or (program_id, nip) in self.withdrawn:
+    async def mark_completed(self, program_id, nip, event, *, despite_withdrawal=False):
+        key = (program_id, nip)
+        if key in self.completed or (key in self.withdrawn_before_end and not despite_withdrawal):
             return False
         self.completed[(program_id, nip)] = event
         self.eligible.discard((program_id, nip))

@@ -63,3 +63,33 @@ async def test_a_batch_meeting_the_rule_marks_the_participant_eligible_for_the_s
     batch = [AttendedData(program_id=PROGRAM.id, nip=NIP, session=s) for s in range(1, 13)]
     assert await handlers.record_attendance_batch(batch, programs, book, T0) == [None] * 12
     assert book.eligible == {(PROGRAM.id, NIP)} and book.completed == {}, "eligible, completed later by the sweep"
+
+
+async def test_a_batch_that_fails_for_one_bad_item_settles_each_item_alone():
+    """One bad report must not cost its neighbours: they are written and answered, only it fails."""
+    flushes = []
+
+    async def flush(items):
+        flushes.append(list(items))
+        if "bad" in items:
+            raise OverflowError("MongoDB can only handle up to 8-byte ints")
+        return [item.upper() for item in items]
+
+    batcher = MicroBatcher(flush, size=3, wait_s=0.05)
+    results = await asyncio.gather(*(batcher.submit(i) for i in ("a", "bad", "b")), return_exceptions=True)
+    assert results[0] == "A" and results[2] == "B"
+    assert isinstance(results[1], OverflowError)
+    assert flushes[0] == ["a", "bad", "b"] and sorted(map(tuple, flushes[1:])) == [("a",), ("b",), ("bad",)]
+
+
+async def test_a_transient_failure_is_not_split_but_waited_out_by_each_submitter():
+    flushes = []
+
+    async def flush(items):
+        flushes.append(list(items))
+        raise ConnectionError("database down")
+
+    batcher = MicroBatcher(flush, size=2, wait_s=0.01)
+    results = await asyncio.gather(batcher.submit("a"), batcher.submit("b"), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert flushes == [["a", "b"]], "no write per item while the database is down"

@@ -92,3 +92,77 @@ def test_the_brokers_users_come_from_the_definitions_and_the_databases_users_fro
     mongo_env = COMPOSE["services"]["mongo"]["environment"]
     for name in SCALED:
         assert f"MONGO_{name.upper()}_PASSWORD" in mongo_env and '"readWrite"' in init
+
+
+COMPOSE_TEXT = (REPO_ROOT / "compose.yaml").read_text()
+NGINX = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]+)(?P<op>:?[-?+])?(?P<rest>[^}]*)\}")
+SECRET = re.compile(r"PASSWORD|SECRET|PASSPHRASE|PUBLIC_BASE_URL")
+
+
+def test_secrets_and_the_public_url_have_no_defaults_compose_refuses_to_start_without_them():
+    used = [m for m in VARIABLE.finditer(COMPOSE_TEXT.replace("$$", "")) if SECRET.search(m["name"])]
+    assert {m["name"] for m in used} >= {"RABBITMQ_ADMIN_PASSWORD", "MONGO_ROOT_PASSWORD", "MINIO_ROOT_PASSWORD",
+                                         "S3_SECRET_KEY", "PUBLIC_BASE_URL", "SIGNING_PKCS12_PASSPHRASE"}  # fmt: skip
+    defaulted = sorted({m.group(0) for m in used if m["op"] != ":?"})
+    assert not defaulted, f"a secret with a default (or none required): {defaulted}"
+    assert "change-me" not in COMPOSE_TEXT
+
+
+def test_env_example_lists_every_required_variable_and_nothing_else():
+    example = (REPO_ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
+    required = {m["name"] for m in VARIABLE.finditer(COMPOSE_TEXT.replace("$$", "")) if m["op"] == ":?"}
+    assert required - listed == set(), "required by compose.yaml, missing from .env.example"
+    assert listed - {m["name"] for m in VARIABLE.finditer(COMPOSE_TEXT)} == set(), "in .env.example, unused by compose.yaml"
+    assert "change-me" not in example
+
+
+def test_the_gateway_offers_tls_from_compose_secrets_and_redirects_plain_http():
+    gateway = COMPOSE["services"]["gateway"]
+    assert any(str(port).endswith(":443") for port in gateway["ports"])
+    assert set(gateway["secrets"]) == {"tls.crt", "tls.key"} and {"tls.crt", "tls.key"} <= set(COMPOSE["secrets"])
+    assert re.search(r"listen 443 ssl;", NGINX)
+    assert "ssl_certificate /run/secrets/tls.crt;" in NGINX and "ssl_certificate_key /run/secrets/tls.key;" in NGINX
+    plain = NGINX.split("listen 443 ssl;")[0]
+    assert "listen 80;" in plain and "return 301 https://$host$request_uri;" in plain and "proxy_pass" not in plain
+    assert (REPO_ROOT / "deploy" / "secrets" / "README.md").read_text().count("tls.") >= 2, "documented"
+
+
+def test_the_services_believe_x_forwarded_for_from_the_gateway_alone():
+    import ipaddress
+
+    address = COMPOSE["services"]["gateway"]["networks"]["default"]["ipv4_address"]
+    subnet = COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    trusting = {name: s["environment"]["FORWARDED_ALLOW_IPS"] for name, s in COMPOSE["services"].items()
+                if "FORWARDED_ALLOW_IPS" in s.get("environment", {})}  # fmt: skip
+    assert set(SCALED) <= set(trusting) and set(trusting.values()) == {address}, trusting
+    # The gateway overwrites what the client sent; appending ($proxy_add_x_forwarded_for) lets it through.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX and "proxy_set_header X-Real-IP $remote_addr;" in NGINX
+    assert "$proxy_add_x_forwarded_for" not in NGINX and "$http_x_forwarded_for" not in NGINX
+
+
+def test_the_certificate_services_s3_identity_may_use_its_own_bucket_only():
+    init = COMPOSE["services"]["minio-init"]
+    bucket = COMPOSE["services"]["certificates"]["environment"]["S3_BUCKET"]
+    assert init["environment"]["S3_BUCKET"] == bucket and "${" not in bucket
+    mount = next(v for v in init["volumes"] if v.startswith("./deploy/minio/"))
+    source, target = mount.split(":")[:2]
+    policy = json.loads((REPO_ROOT / source).read_text())
+    resources = {r for statement in policy["Statement"] for r in statement["Resource"]}
+    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= actions and not any("*" in a for a in actions)
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+    script = init["command"][0]
+    assert f"mc admin policy create local humas-certificates {target}" in script
+    assert 'mc admin policy attach local humas-certificates --user "$$S3_ACCESS_KEY"' in script
+    assert "attach local readwrite" not in script, "readwrite is every bucket"
+
+
+def test_setup_failures_are_not_hidden():
+    assert "|| true" not in COMPOSE_TEXT and "|| :" not in COMPOSE_TEXT
+    for name, service in COMPOSE["services"].items():
+        if service.get("entrypoint") == ["/bin/sh", "-c"]:
+            assert service["command"][0].lstrip().startswith("set -e"), name

@@ -1,5 +1,6 @@
 """The contract's envelope and data rules, as `decode` enforces them."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -75,3 +76,29 @@ def test_field_names_on_the_wire_are_the_contracts():
     assert fields["humas.certificate.issued.v1"] == {"program_id", "nip", "certificate_id", "number", "revision", "url",
                                                      "verify_url", "sha256", "issued_at"}  # fmt: skip
     assert fields["humas.certificate.revoked.v1"] == {"program_id", "nip", "certificate_id", "reason", "revoked_at"}
+
+
+NOW = dt.datetime(2026, 11, 28, 8, tzinfo=dt.UTC)
+WITHDRAWN = {"program_id": "humas-level-up-2026", "nip": "198503122010011004", "reason": "mutasi",
+             "withdrawn_at": "2026-05-01T08:00:00+07:00"}  # fmt: skip
+
+
+@pytest.mark.parametrize("routing_key", [contract.ENROLLED, contract.ATTENDED, contract.WITHDRAWN])
+def test_an_event_dated_in_the_future_beyond_the_clock_skew_is_refused_whatever_its_type(routing_key):
+    data = {contract.ENROLLED: ENROLLED, contract.ATTENDED: ATTENDED, contract.WITHDRAWN: WITHDRAWN}[routing_key]
+    ahead = (NOW + dt.timedelta(minutes=6)).isoformat()
+    with pytest.raises(InvalidEvent, match=r"^time: 2026-11-28T08:06:00\+00:00 is in the future \(more than 300 s ahead"):
+        decode(body(routing_key, data, time=ahead), DATA_BY_TYPE, PROGRAMS, now=NOW)
+    within = (NOW + dt.timedelta(minutes=4)).isoformat()  # clocks differ a little
+    assert decode(body(routing_key, data, time=within), DATA_BY_TYPE, PROGRAMS, now=NOW)
+    with pytest.raises(InvalidEvent, match="in the future"):
+        decode(body(routing_key, data, time=within), DATA_BY_TYPE, PROGRAMS, now=NOW, max_skew=dt.timedelta(minutes=1))
+
+
+def test_an_event_without_time_is_accepted_and_a_future_withdrawal_date_is_refused():
+    undated = {k: v for k, v in cloud_event(contract.ENROLLED, ENROLLED).items() if k != "time"}
+    envelope, _ = decode(json.dumps(undated).encode(), DATA_BY_TYPE, PROGRAMS, now=NOW)
+    assert envelope.time is None
+    later = {**WITHDRAWN, "withdrawn_at": "2026-12-01T00:00:00+07:00"}  # the time that orders a withdrawal
+    with pytest.raises(InvalidEvent, match=r"^data.withdrawn_at: 2026-12-01T00:00:00\+07:00 is in the future"):
+        decode(body(contract.WITHDRAWN, later, time=NOW.isoformat()), DATA_BY_TYPE, PROGRAMS, now=NOW)
