@@ -1,4 +1,4 @@
-"""Names fixed by ../shared/CONTRACT.md. Changing any of these breaks upstream systems."""
+"""Names fixed by docs/contract.md. Changing any of these breaks upstream systems."""
 
 EXCHANGE = "humas.events"
 
@@ -19,7 +19,7 @@ TYPE_BY_ROUTING_KEY = {
     WITHDRAWN: "humas.withdrawn.v1",
 }
 
-# CONTRACT.md §3 "produced by", as roles (ops/rabbitmq_users.py turns each into a RabbitMQ login
+# docs/contract.md §3 "produced by", as roles (ops/rabbitmq_users.py turns each into a RabbitMQ login
 # allowed to publish exactly these routing keys; consumers trust an event only from its producers).
 UPSTREAM, OPERATOR = "upstream", "operator"
 ENROLLMENT, ATTENDANCE, CERTIFICATES = "enrollment", "attendance", "certificates"
@@ -58,7 +58,7 @@ JENJANG = (
     "ahli_utama",
 )
 
-# Our additions (CONTRACT.md allows additions): where rejected messages are set aside.
+# Our additions (docs/contract.md allows additions): where rejected messages are set aside.
 DEAD_LETTER_EXCHANGE = "humas.dead-letter"
 REASON_HEADER = "x-rejection-reason"
 # The reason a consumer gives for an event from a login that does not produce that event.

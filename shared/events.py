@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 envelope and the data of each event type, with every rule of CONTRACT.md.
+"""CloudEvents 1.0 envelope and the data of each event type, with every rule of docs/contract.md.
 
 `decode` is the single door through which a message body becomes an event: anything it
 rejects raises `InvalidEvent` with a reason fit for a dead-letter header.
@@ -124,8 +124,7 @@ class CertificateRevokedData(_ProgramNip):
 
 
 class WithdrawnData(_ProgramNip):
-    """Our addition to the contract: the participant left at `withdrawn_at` (what a withdrawal
-    changes: services/attendance/domain.py `withdrawal_stops_completion`)."""
+    """Our addition to the contract: the participant left the program at `withdrawn_at`."""
 
     reason: Text200
     withdrawn_at: AwareDatetime
@@ -238,5 +237,5 @@ def event_identity(body: bytes) -> str:
 
 
 def completed_event_id(program_id: str, nip: str, generation: int = 0) -> str:
-    """CONTRACT.md: a repeated completion carries the same id, derived from program_id and nip."""
+    """docs/contract.md: a repeated completion carries the same id, derived from program_id and nip."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"humas:completed:{program_id}:{nip}:{generation}"))

@@ -47,7 +47,7 @@ def consumer_queue(name: str, routing_key: str, delivery_limit: int) -> RabbitQu
 def consumes(routing_key: str) -> str:
     """AsyncAPI description of a consumer (its handler takes raw bytes, so says it in words)."""
     return (
-        f"Consumes `{contract.TYPE_BY_ROUTING_KEY[routing_key]}` CloudEvents (schema: shared/CONTRACT.md §3). "
+        f"Consumes `{contract.TYPE_BY_ROUTING_KEY[routing_key]}` CloudEvents (schema: docs/contract.md §3). "
         f"Bad input is never acted on: it goes to `{contract.DEAD_LETTER_EXCHANGE}` with the reason in the "
         f"`{contract.REASON_HEADER}` header. Unexpected errors are retried up to the queue's delivery limit."
     )

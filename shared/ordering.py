@@ -1,5 +1,5 @@
 """Which of two `enrolled` events for one participant is the later: the one rule both the
-enrollment and the attendance service apply to their roster copies (CONTRACT.md §3: "the
+enrollment and the attendance service apply to their roster copies (docs/contract.md §3: "the
 latest `time` wins"), so their copies agree whatever order each receives the events in.
 
 `time` is optional in CloudEvents, and a fact dated ahead of our clock could never be corrected
@@ -19,8 +19,9 @@ import datetime as dt
 import hashlib
 
 MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
-# Sorts below any dated key ('(' < '0'), so an undated event never beats a dated one.
-UNDATED = "(undated) "
+# Rank prefixes: every undated rank sorts below every dated one. A rank must not begin with a
+# date: nx-27017 compares such strings in an update's filter neither `$lte` nor `$gt` each other.
+DATED, UNDATED = "1:", "0:"
 
 
 def order_key(time: dt.datetime) -> str:
@@ -45,7 +46,7 @@ def rank(time: dt.datetime | None, event: str, first_received: dt.datetime | Non
     """The stored rank of an event (`event`: its `event_key`): a later event has a greater rank.
     An undated event needs the moment it was first received."""
     if time is not None:
-        return f"{order_key(time)}|{event}"
+        return f"{DATED}{order_key(time)}|{event}"
     if first_received is None:
         raise ValueError("an event without time ranks by when it was first received")
     return f"{UNDATED}{order_key(first_received)}|{event}"

@@ -23,7 +23,7 @@ class CompletionRule(BaseModel):
     min_minutes: int | None = Field(default=None, ge=1)
 
     def counts(self, minutes: int | None) -> bool:
-        # An attendance without minutes counts (CONTRACT.md): the platform only reported presence.
+        # An attendance without minutes counts (docs/contract.md): the platform only reported presence.
         return minutes is None or self.min_minutes is None or minutes >= self.min_minutes
 
     def is_complete(self, counted_sessions: set[int]) -> bool:
@@ -68,7 +68,7 @@ class Program(BaseModel):
         numbers = [s.number for s in self.sessions]
         if numbers != list(range(1, len(numbers) + 1)):
             raise ValueError("sessions must be numbered 1..N in order")
-        # CONTRACT.md §6: attending every session always completes; four or fewer never does.
+        # docs/contract.md §6: attending every session always completes; four or fewer never does.
         if not 4 < self.completion.min_sessions <= len(numbers):
             raise ValueError("completion.min_sessions must be above 4 and at most the session count")
         self.number_format.format(seq=1, year=self.year)

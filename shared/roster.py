@@ -38,20 +38,20 @@ def participant_key(program_id: str, nip: str) -> str:
 
 async def save_if_newer(collection, participant: Participant, rank: str) -> bool:
     """Write this version of the participant unless a later one is stored (`rank`:
-    shared/ordering.py; stored as `time`).
+    shared/ordering.py; a document stored before ranks existed has only a `time` and is overwritten).
 
     Each step is one atomic single-document write conditioned on `_id` and one condition on
-    `time`: update an earlier version, or fill a document that has none yet (another writer, such
+    `rank`: update an earlier version, or fill a document that has none yet (another writer, such
     as an attendance report, may have created it), or insert. No `$or` in the filter: nx-27017
     loses such updates when another write to the document runs at the same time (seen in tests;
     MongoDB would be fine). Returns whether this version was written.
     """
     from pymongo.errors import DuplicateKeyError
 
-    fields = {**participant.as_dict(), "time": rank}
+    fields = {**participant.as_dict(), "rank": rank}
     for _ in range(5):
         for condition in ({"$lte": rank}, {"$exists": False}):
-            result = await collection.update_one({"_id": participant.key, "time": condition}, {"$set": fields})
+            result = await collection.update_one({"_id": participant.key, "rank": condition}, {"$set": fields})
             if result.matched_count:
                 return True
         try:
@@ -60,8 +60,8 @@ async def save_if_newer(collection, participant: Participant, rank: str) -> bool
                 return True
         except DuplicateKeyError:
             pass  # created between our looks: look again
-        stored = await collection.find_one({"_id": participant.key}, {"time": 1})
-        if stored is not None and stored.get("time") is not None and stored["time"] > rank:
+        stored = await collection.find_one({"_id": participant.key}, {"rank": 1})
+        if stored is not None and stored.get("rank") is not None and stored["rank"] > rank:
             return False
     raise RuntimeError(f"could not save a participant of {participant.program_id!r} after repeated races")  # no NIP: logged
 

@@ -220,7 +220,7 @@ def asyncapi_document(runtime: "Runtime") -> dict:
         title=f"Humas Level Up: {runtime.service} service",
         version="1",
         description="Events on the `humas.events` topic exchange, CloudEvents 1.0 structured JSON. "
-        "Public contract: shared/CONTRACT.md.",
+        "Public contract: docs/contract.md.",
     )
     document = spec.to_specification().to_jsonable()
     document["servers"] = {"broker": {"host": "rabbitmq:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}}

@@ -54,17 +54,19 @@ def withdrawn_before_end(program: Program, withdrawn_at: dt.datetime) -> bool:
 
 
 def completes_despite_withdrawal(program: Program, counted: set[int] | frozenset[int]) -> bool:
-    """Attending every session always completes (CONTRACT.md §6), even after a withdrawal dated
+    """Attending every session always completes (docs/contract.md §6), even after a withdrawal dated
     before some of them. The reports say the participant was there; and a completion for every
     session is published at once, so no withdrawal arriving later could stop it: deciding the
     same when the withdrawal arrives first is what keeps the outcome independent of the order."""
     return len(counted) == program.session_count
 
 
-def withdrawal_stops_completion(program: Program, withdrawn_before_end: bool, counted: set[int] | frozenset[int]) -> bool:
+def withdrawal_stops_completion(
+    program: Program, withdrawn_before_end: bool, counted: set[int] | frozenset[int]
+) -> bool:
     """A withdrawal before the end stops completion on the rule (min_sessions): the participant
     left before the course was over. Decided from the events' own dates, never from which was
-    processed first (docs/decisions/0010-withdrawal-and-event-times.md)."""
+    processed first (docs/decisions/0010-event-times-and-withdrawal.md)."""
     return withdrawn_before_end and not completes_despite_withdrawal(program, counted)
 
 

@@ -46,7 +46,8 @@ class AttendanceBook(Protocol):
     async def record(self, presence: Presence, now: dt.datetime) -> Attendee: ...
     async def record_many(self, presences: list[Presence], now: dt.datetime) -> dict[str, Attendee]: ...
     async def set_eligible(self, program_id: str, nip: str, eligible: bool) -> None: ...
-    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *, despite_withdrawal: bool = False) -> bool: ...
+    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *,
+                             despite_withdrawal: bool = False) -> bool: ...  # fmt: skip
     async def settled_candidates(self, program_id: str, quiet_since: dt.datetime, limit: int) -> list[str]: ...
     async def withdraw(self, program_id: str, nip: str, at: dt.datetime, before_end: bool) -> None: ...
 
@@ -122,7 +123,8 @@ class MongoAttendanceBook:
             query |= {"completed": {"$exists": False}, "withdrawn_before_end": {"$exists": False}}
         await self.participants.update_one(query, {"$set": {"eligible": eligible}})
 
-    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *, despite_withdrawal: bool = False) -> bool:
+    async def mark_completed(self, program_id: str, nip: str, event: CloudEvent, *,
+                             despite_withdrawal: bool = False) -> bool:  # fmt: skip
         """Set completion once; the `completed` event is stored in the same write (outbox). Unless
         `despite_withdrawal` (every session attended), a withdrawal before the end that lands first wins."""
         query: dict = {"_id": participant_key(program_id, nip), "completed": {"$exists": False}}
@@ -143,7 +145,8 @@ class MongoAttendanceBook:
         (domain.withdrawn_before_end) stops completion on the rule: it and a completion are each one
         conditional write, so racing they end one way or the other. An earlier completion stands."""
         query = {"_id": participant_key(program_id, nip)}
-        update: dict = {"$set": {"program_id": program_id, "nip": nip, "withdrawn": True}, "$min": {"withdrawn_at": order_key(at)}}
+        update: dict = {"$set": {"program_id": program_id, "nip": nip, "withdrawn": True},
+                        "$min": {"withdrawn_at": order_key(at)}}  # fmt: skip
         if before_end:
             update["$set"] |= {"withdrawn_before_end": True, "eligible": False}
         try:

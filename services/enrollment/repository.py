@@ -49,14 +49,16 @@ class MongoRoster:
         return (await self.lookup(program_id, nip)).participant
 
     async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
-        # The earliest withdrawal stands, whichever arrives first (any order, CONTRACT.md §2); a
+        # The earliest withdrawal stands, whichever arrives first (any order, docs/contract.md §2); a
         # redelivery changes nothing. Upsert: a withdrawal may arrive before the enrolment it ends.
         key, when = participant_key(program_id, nip), order_key(at)
         fields = {"program_id": program_id, "nip": nip, "withdrawn_at": when, "withdrawal_reason": reason}
-        if (await self._participants.update_one({"_id": key, "withdrawn_at": {"$gt": when}}, {"$set": fields})).matched_count:
+        earlier = await self._participants.update_one({"_id": key, "withdrawn_at": {"$gt": when}}, {"$set": fields})
+        if earlier.matched_count:
             return
         try:
-            await self._participants.update_one({"_id": key, "withdrawn_at": {"$exists": False}}, {"$set": fields}, upsert=True)
+            await self._participants.update_one({"_id": key, "withdrawn_at": {"$exists": False}}, {"$set": fields},
+                                                upsert=True)  # fmt: skip
         except DuplicateKeyError:
             pass  # already withdrawn, at this time or earlier
 

@@ -49,7 +49,7 @@ async def test_completion_is_published_once_whatever_the_order(amqp_url, mongodb
         await bus.publish("attended", {**attended(ALL, 2)[1], "specversion": "2.0"})
 
         def nips(evts):
-            # Publication is at least once; (source, id) is an event's identity (CONTRACT.md §2).
+            # Publication is at least once; (source, id) is an event's identity (docs/contract.md §2).
             return sorted({(e["source"], e["id"]): e["data"]["nip"] for e in evts}.values())
 
         await completed.until(lambda evts: nips(evts) == sorted([ALL, THIRTEEN]), what="two completions")

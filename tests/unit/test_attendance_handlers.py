@@ -120,7 +120,7 @@ async def test_a_withdrawal_before_the_end_stops_completion_on_the_rule_but_not_
     await replay([attended(s) for s in range(10, 14)], book)
     assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE) == [], "13 of 16 after withdrawing"
     await replay([attended(s) for s in range(14, 17)], book)
-    assert (PROGRAM.id, NIP) in book.completed, "every session attended completes (CONTRACT.md §6)"
+    assert (PROGRAM.id, NIP) in book.completed, "every session attended completes (docs/contract.md §6)"
 
     other = FakeAttendanceBook()
     await replay([enrolled()] + [attended(s) for s in range(1, 17)], other)

@@ -62,7 +62,7 @@ def test_routing_keys_and_types_are_exactly_the_contracts():
         "completed": "humas.completed.v1",
         "certificate.issued": "humas.certificate.issued.v1",
         "certificate.revoked": "humas.certificate.revoked.v1",
-        "withdrawn": "humas.withdrawn.v1",  # our addition (CONTRACT.md allows additions)
+        "withdrawn": "humas.withdrawn.v1",  # our addition (docs/contract.md allows additions)
     }
     assert set(DATA_BY_TYPE) == set(contract.TYPE_BY_ROUTING_KEY.values())
 

@@ -118,7 +118,7 @@ BEFORE_LAST = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     ("sessions", "withdrawn_at", "completes"),
     [
         (range(1, 17), AFTER_LAST, True),
-        (range(1, 17), BEFORE_LAST, True),  # reported at every session: CONTRACT.md §6
+        (range(1, 17), BEFORE_LAST, True),  # reported at every session: docs/contract.md §6
         (range(1, 14), AFTER_LAST, True),  # the rule is met and the course was over when they left
         (range(1, 14), BEFORE_LAST, False),  # left before the end
         (range(1, 11), AFTER_LAST, False),  # too few anyway
