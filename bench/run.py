@@ -29,7 +29,8 @@ from tqdm import tqdm
 from devstack import processes, servers
 from devstack.rabbit import fresh_vhost
 from devstack.upstream import Upstream, cloud_event
-from services.certificates import domain
+from services.certificates import credentials, domain
+from services.certificates.issuer_keys import IssuerKeys, make_key
 from services.certificates.renderer import SignedRenderer, TypstRenderer
 from services.certificates.signing import PdfSigner, make_self_signed
 from shared import contract
@@ -119,6 +120,48 @@ def bare_renderer(n: int, signing: tuple[Path, str]) -> float:
     for i in range(n):
         renderer.render_sync(PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026"}, now)
     return n / (time.perf_counter() - started)
+
+
+def bare_credential(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
+    """What the Open Badges credential adds to a certificate, in CPU ms per item, in one run:
+    render+sign alone, then credential (content, VC-JWT signature) + render+sign with it embedded.
+    The two alternate, so a busy machine slows both alike."""
+    make_key(keys_dir / "bench.pem")
+    links = domain.Links("http://127.0.0.1:8000")
+    keys = IssuerKeys(keys_dir, credentials.CredentialLinks(links).jwks())
+    renderer = SignedRenderer(TypstRenderer(), PdfSigner(*signing))
+    now = dt.datetime.now(dt.UTC)
+    cert = domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
+                              nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
+                              unit_kerja="Satker 001", sessions=tuple(range(1, 15)), jp=28, completed_at=now,
+                              issued_at=now).numbered(PROGRAM, 1)  # fmt: skip
+    content = domain.content(PROGRAM, cert, links)
+
+    def plain(i):
+        renderer.render_sync(PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026"}, now)
+
+    issuing = [0.0]
+
+    def with_credential(i):
+        started = time.process_time()
+        vc = credentials.credential(PROGRAM, cert, links, credentials.new_salt())
+        jwt = keys.sign(credentials.jwt_claims(vc))
+        issuing[0] += time.process_time() - started
+        renderer.render_sync(PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026", "credential": jwt}, now)
+
+    plain(0), with_credential(0)  # the first compiles load fonts
+    spent = {plain: 0.0, with_credential: 0.0}
+    for i in range(n):
+        for work in (plain, with_credential):
+            started = time.process_time()
+            work(i)
+            spent[work] += time.process_time() - started
+    base, extra, issue = (spent[plain] * 1000 / n, spent[with_credential] * 1000 / n, issuing[0] * 1000 / n)
+    # The issue itself (content and signature) is measured directly; the embedding's cost is within
+    # the noise of the difference, which is reported as it came.
+    return {"render_sign_cpu_ms": round(base, 2), "with_credential_cpu_ms": round(extra, 2),
+            "credential_issue_cpu_ms": round(issue, 3), "credential_share": round(issue / base, 3),
+            "difference_cpu_ms": round(extra - base, 2)}
 
 
 # ---- the system ----------------------------------------------------------------------------
@@ -385,6 +428,8 @@ async def main_async(args) -> dict:
             print("• bare renderer: 300 certificates, rendered and signed …")
             # In a thread, as the service does: pyHanko runs its own event loop.
             result["bare_renderer_pdfs_per_s"] = round(await asyncio.to_thread(bare_renderer, 300, stack.signing), 1)
+            print("• bare credential: 200 certificates with and 200 without their Open Badges credential …")
+            result["bare_credential"] = await asyncio.to_thread(bare_credential, 200, stack.signing, stack.root / "credential-keys")
         if "replay" in stages:
             print(f"• the year, scale {args.scale} …")
             result["replay"] = await replay_year(stack, amqp, args)

@@ -7,6 +7,7 @@ Stays up until Ctrl-C and stops everything it started. Data lives in .data/ and 
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import secrets
 import signal
@@ -99,6 +100,7 @@ def main() -> None:
         api_key = _operator_key(env, args.data_dir)
         console_env = _console(env, args.data_dir)
         _signing_key(env, args.data_dir)
+        _credential_keys(env, args.data_dir)
         running.extend(processes.start(name, port, {**env, "AMQP_URL": amqp_urls[name]}, logs)
                        for name, port in SERVICES.items())  # fmt: skip
         for service in running:
@@ -192,6 +194,19 @@ def _signing_key(env: dict, data_dir: Path) -> None:
         make_self_signed(path, secret.read_text())
         print(f"• made a self-signed signing key: {path} (for trials only; configure the bureau's real one)")
     env.update(SIGNING_PKCS12_PATH=str(path), SIGNING_PKCS12_PASSPHRASE=secret.read_text())
+
+
+def _credential_keys(env: dict, data_dir: Path) -> None:
+    """An Open Badges credential key on first start, unless CREDENTIAL_KEYS_DIR names real ones."""
+    if env.get("CREDENTIAL_KEYS_DIR"):
+        return
+    from services.certificates.issuer_keys import make_key
+
+    directory = data_dir / "credential-keys"
+    if not any(directory.glob("*.pem")):
+        make_key(directory / f"{dt.date.today().isoformat()}.pem")
+        print(f"• made an Open Badges credential key in {directory} (rotate: add a newer *.pem beside it)")
+    env.update(CREDENTIAL_KEYS_DIR=str(directory))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ class CertificateIssuedData(_ProgramNip):
     verify_url: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     issued_at: AwareDatetime
+    # Addition (issue 15): the Open Badges 3.0 credential (VC-JWT); absent where none was issued.
+    credential_url: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class CertificateRevokedData(_ProgramNip):

@@ -17,7 +17,10 @@ from shared.runtime import Runtime, serve
 from shared.settings import S3Settings, ServiceSettings, names
 
 from . import handlers
+from .credential_web import credential_router
+from .credentials import CredentialLinks
 from .domain import Links, completion_problem
+from .issuer_keys import IssuerKeys
 from .operator_api import operator_router
 from .renderer import SignedRenderer, TypstRenderer
 from .repository import MongoCertificates
@@ -37,6 +40,9 @@ class Settings(ServiceSettings, S3Settings):
     # PAdES signing key (PKCS#12); unset: certificates are not signed.
     signing_pkcs12_path: Path | None = None
     signing_pkcs12_passphrase: str = ""
+    # Open Badges 3.0 credential keys: a directory of RSA keys in PEM (the last by name signs, all
+    # are published). Unset: no credentials are issued.
+    credential_keys_dir: Path | None = None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     accepted = {contract.TYPE_BY_ROUTING_KEY[contract.COMPLETED]: CompletedData}
     signer = PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase) if settings.signing_pkcs12_path else None
     renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
+    credential_keys = None
+    if settings.credential_keys_dir:
+        credential_keys = IssuerKeys(settings.credential_keys_dir, CredentialLinks(links).jwks())
     state: dict = {}
     queue = consumer_queue(rt.queue_name(contract.COMPLETED), contract.COMPLETED, settings.delivery_limit)
     completed_publishers = names(settings.completed_publishers)
@@ -81,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repo = MongoCertificates(await rt.connect_database())
         app.state.certificates = repo
         state["repo"] = repo
-        state["issuing"] = handlers.Issuing(repo, renderer, store, links)
+        state["issuing"] = handlers.Issuing(repo, renderer, store, links, credential_keys)
         state["outbox"] = outbox = MongoOutbox(repo.collection, rt.publisher)
         await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
         await retry_transient(store.ensure_bucket, give_up_after=settings.startup_timeout_s)
@@ -92,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = rt.http_app("Humas certificate service", lifespan)
     app.state.store = store
-    app.include_router(public_router(programs, links, settings.public_rate_limit, signature_checker(signer)))
+    app.include_router(public_router(programs, links, settings.public_rate_limit, signature_checker(signer),
+                                     with_credentials=credential_keys is not None))
+    if credential_keys is not None:
+        app.include_router(credential_router(links, credential_keys, settings.public_rate_limit))
     app.include_router(operator_router(programs, rt.operator, state, publish))
     return app
 

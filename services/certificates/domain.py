@@ -216,7 +216,7 @@ def content(program: Program, cert: Certificate, links: Links) -> dict:
     }
 
 
-def issued_data(cert: Certificate, links: Links) -> CertificateIssuedData:
+def issued_data(cert: Certificate, links: Links, credential_url: str | None = None) -> CertificateIssuedData:
     assert cert.number and cert.sha256
     return CertificateIssuedData(
         program_id=cert.program_id,
@@ -228,6 +228,7 @@ def issued_data(cert: Certificate, links: Links) -> CertificateIssuedData:
         verify_url=links.verify(cert.code),
         sha256=cert.sha256,
         issued_at=cert.issued_at,
+        **({"credential_url": credential_url} if credential_url else {}),
     )
 
 

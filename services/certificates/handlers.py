@@ -2,6 +2,7 @@
 resumes where the last attempt stopped and never makes a second certificate or number.
 revoke_certificate and reissue_certificate are the operator's actions, recorded in history."""
 
+import asyncio
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from shared import contract
 from shared.events import CloudEvent, CompletedData, new_event
 from shared.programs import Program
 
-from . import domain
+from . import credentials, domain
 from .renderer import Renderer
 from .repository import CertificateRepository
 from .storage import ObjectStore
@@ -24,6 +25,7 @@ class Issuing:
     renderer: Renderer
     store: ObjectStore
     links: domain.Links
+    credential_keys: object | None = None  # IssuerKeys: with them, each revision gets its Open Badges credential
 
 
 class NotFound(LookupError):
@@ -43,11 +45,20 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     if cert.issued:
         return cert, None
     cert = domain.replace(await deps.certificates.assign_number(cert, program), specimen=program.signer.specimen)
-    pdf = await deps.renderer.render(program.template, domain.content(program, cert, deps.links), cert.issued_at)
+    content = domain.content(program, cert, deps.links)
+    jwt = None
+    if deps.credential_keys is not None:
+        # Signed before rendering, so the PDF carries it (an embedded file, inside the PAdES signature).
+        vc = credentials.credential(program, cert, deps.links, credentials.new_salt())
+        jwt = content["credential"] = await asyncio.to_thread(deps.credential_keys.sign, credentials.jwt_claims(vc))
+    pdf = await deps.renderer.render(program.template, content, cert.issued_at)
     sha256 = hashlib.sha256(pdf).hexdigest()
     key = cert.object_key_for(sha256)
     await deps.store.put(key, pdf, "application/pdf")
-    issued = domain.issued_data(domain.replace(cert, sha256=sha256), deps.links)
+    if jwt is not None:
+        await deps.store.put(credentials.object_key(key), jwt.encode(), credentials.MEDIA_TYPE)
+    credential_url = credentials.CredentialLinks(deps.links).jwt(cert.code) if jwt is not None else None
+    issued = domain.issued_data(domain.replace(cert, sha256=sha256), deps.links, credential_url)
     event = new_event(
         contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at
     )

@@ -17,6 +17,8 @@ import zxingcpp
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_STANDARD = "a-2b"
+# PDF/A-3 is PDF/A-2 plus embedded files of any type: the Open Badges credential travels inside.
+PDF_STANDARD_WITH_CREDENTIAL = "a-3b"
 
 
 class Renderer(Protocol):
@@ -47,9 +49,8 @@ class TypstRenderer:
                     raise ValueError(f"template {template!r} is outside {self._templates}")
                 compiler = self._compilers[template] = typst.Compiler(str(path), root=str(self._templates))
             # A fixed timestamp (the issue time) makes the bytes reproducible.
-            return compiler.compile(
-                sys_inputs={"data": data}, pdf_standards=PDF_STANDARD, timestamp=int(timestamp.timestamp())
-            )
+            standard = PDF_STANDARD_WITH_CREDENTIAL if content.get("credential") else PDF_STANDARD
+            return compiler.compile(sys_inputs={"data": data}, pdf_standards=standard, timestamp=int(timestamp.timestamp()))
 
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return await asyncio.to_thread(self.render_sync, template, content, timestamp)

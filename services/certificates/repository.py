@@ -235,6 +235,12 @@ class MongoCertificates:
         cursor = self.collection.find(query).sort([("seq", 1), ("revision", 1)]).skip(offset).limit(limit)
         return total, [_from_doc(await self._settled(doc)) async for doc in cursor]
 
+    async def invalidated_seqs(self, program_id: str, revision: int) -> list[int]:
+        """The numbers (seq) whose given revision is revoked or superseded: the bits of a status list."""
+        await self._settle_program(program_id)
+        query = {"program_id": program_id, "revision": revision, "status": {"$in": ["revoked", "superseded"]}}
+        return [doc["seq"] async for doc in self.collection.find(query, {"seq": 1}) if doc.get("seq")]
+
     async def each(self, program_id: str, status: str | None = "valid"):
         """Every certificate of a program in number order, streamed (never all in memory).
         Of the valid revisions of one number only the highest is given: a re-issue that became

@@ -13,7 +13,7 @@ from starlette.requests import Request as StarletteRequest
 from shared.http import RateLimit, read_body
 from shared.programs import Programs, UnknownProgram
 
-from . import domain
+from . import credentials, domain
 from .repository import CertificateRepository
 from .storage import ObjectStore
 
@@ -28,7 +28,8 @@ SECURITY_HEADERS = {
 }
 
 
-def public_router(programs: Programs, links: domain.Links, rate_limit: str, signatures=None) -> APIRouter:
+def public_router(programs: Programs, links: domain.Links, rate_limit: str, signatures=None,
+                  with_credentials: bool = False) -> APIRouter:
     """Routes read the adapters from app.state, where the lifespan puts them once connected.
     `signatures(cert, pdf)` describes the PDF's digital signature for the page (None: unsigned)."""
     router = APIRouter(tags=["public"], dependencies=[Depends(RateLimit(rate_limit, "public"))])
@@ -52,6 +53,11 @@ def public_router(programs: Programs, links: domain.Links, rate_limit: str, sign
         if signatures is not None:
             page["signature"] = await signatures(cert, request.app.state.store)
         page["signature_text"] = _signature_text(page.get("signature"))
+        if with_credentials:
+            page["credential_url"] = credentials.CredentialLinks(links).jwt(cert.code)
+            page["credential_json_url"] = credentials.CredentialLinks(links).json(cert.code)
+        if cert.status == "valid":
+            page["linkedin_url"] = credentials.linkedin_url(program, cert, links)
         return page
 
     @router.get("/certificates/{code}.pdf", response_class=Response, summary="The issued PDF, byte for byte")

@@ -55,11 +55,11 @@ def rabbitmq_users_of_session():
 
 
 @pytest.fixture
-def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_users_of_session, signing_key):
+def system(amqp_url, mongodb_url, s3, tmp_path, rabbitmq_users_of_session, signing_key, credential_keys):
     env = {"AMQP_URL": amqp_url, "MONGODB_URL": mongodb_url, "S3_ENDPOINT": s3.endpoint,
            "S3_ACCESS_KEY": s3.access_key, "S3_SECRET_KEY": s3.secret_key, "S3_BUCKET": s3.bucket,
            "SETTLE_SECONDS": "1", "OUTBOX_INTERVAL_S": "0.3", "SIGNING_PKCS12_PATH": str(signing_key.path),
-           "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase,
+           "SIGNING_PKCS12_PASSPHRASE": signing_key.passphrase, "CREDENTIAL_KEYS_DIR": str(credential_keys),
            "OPERATOR_API_KEYS": f"e2e:{auth.hash_key(OPERATOR_KEY)},console:{auth.hash_key(CONSOLE_KEY)}",
            "OPERATOR_DELEGATES": "console"}  # fmt: skip
     system = System(env, {name: unique(name) for name in processes.SERVICES}, tmp_path)

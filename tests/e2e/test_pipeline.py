@@ -73,6 +73,10 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
             verify = (await http.get(data["verify_url"], headers={"Accept": "application/json"})).json()
             assert verify["status"] == "valid" and verify["sha256"] == data["sha256"] and verify["name"] == name
             assert verify["signature"]["intact"], "signed with the configured key, intact as stored"
+            credential = await http.get(data["credential_url"])
+            assert credential.status_code == 200 and credential.headers["content-type"] == "application/vc+jwt"
+            if key == "all16":  # for checks with tools of others' making (pdfsig, qpdf --list-attachments)
+                (artefacts / "certificate-with-credential.pdf").write_bytes(pdf.content)
     screenshot = await asyncio.to_thread(browser_screenshot, by_nip[people["all16"][0]]["verify_url"], artefacts / "verify-page.png")
     assert screenshot.stat().st_size > 10_000, "a rendered page, not a blank one"
 

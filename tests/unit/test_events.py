@@ -74,7 +74,8 @@ def test_field_names_on_the_wire_are_the_contracts():
     assert fields["humas.completed.v1"] == {"program_id", "nip", "name", "jenjang", "unit_kerja", "sessions", "jp",
                                             "completed_at"}  # fmt: skip
     assert fields["humas.certificate.issued.v1"] == {"program_id", "nip", "certificate_id", "number", "revision", "url",
-                                                     "verify_url", "sha256", "issued_at"}  # fmt: skip
+                                                     "verify_url", "sha256", "issued_at",
+                                                     "credential_url"}  # fmt: skip  (credential_url: an addition, issue 15)
     assert fields["humas.certificate.revoked.v1"] == {"program_id", "nip", "certificate_id", "reason", "revoked_at"}
 
 

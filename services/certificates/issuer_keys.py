@@ -1,0 +1,55 @@
+"""The credential signing keys (JOSE, with joserfc): a directory of RSA private keys in PEM.
+
+Rotation: add a key file whose name sorts last (e.g. `2027-01-01.pem`); it signs from the next
+start, and every key in the directory stays in the public JWKS, so credentials signed by an older
+key keep verifying. Remove a key only when nothing it signed needs to verify any more. The local
+run and the tests make one key on first start (`make_key`).
+"""
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+ALGORITHM = "RS256"  # OB 3.0 §8.2.1: the algorithm every verifier must support
+
+
+class IssuerKeys:
+    def __init__(self, directory: Path, jwks_url: str):
+        files = sorted(Path(directory).glob("*.pem"))
+        if not files:
+            raise ValueError(f"no credential signing key (*.pem) in {directory}")
+        self._keys = []
+        for path in files:
+            key = RSAKey.import_key(path.read_bytes())
+            if not key.is_private:
+                raise ValueError(f"{path} holds no private key")
+            # The kid is a URL that dereferences to the key's set (OB 3.0 §8.2.1), made unique by
+            # the key's RFC 7638 thumbprint.
+            key = RSAKey.import_key(path.read_bytes(), {"kid": f"{jwks_url}#{key.thumbprint()}", "alg": ALGORITHM,
+                                                        "use": "sig"})  # fmt: skip
+            self._keys.append(key)
+        self._signing = self._keys[-1]
+
+    @property
+    def kid(self) -> str:
+        return self._signing.kid
+
+    def sign(self, claims: dict) -> str:
+        return jwt.encode({"alg": ALGORITHM, "kid": self._signing.kid, "typ": "JWT"}, claims, self._signing,
+                          algorithms=[ALGORITHM])  # fmt: skip
+
+    def jwks(self) -> dict:
+        return {"keys": [key.as_dict(private=False) for key in self._keys]}
+
+
+def make_key(path: Path) -> Path:
+    """A new 2048-bit RSA key in PEM (PKCS#8), readable by its owner only."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))  # fmt: skip
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,153 @@
+"""Open Badges 3.0 credentials on the real servers, checked as an outside verifier would: with a
+different JOSE library (jwcrypto; the service signs with joserfc), knowing only the credential and
+what its URLs return over HTTP."""
+
+import asyncio
+import base64
+import gzip
+import hashlib
+import io
+import json
+
+import pytest
+from jwcrypto import jwk, jwt
+from pypdf import PdfReader
+
+from services.certificates.app import create_app
+from services.certificates.signing import check_signature
+from shared.auth import hash_key, new_key
+from shared.programs import Programs
+from shared.settings import REPO_ROOT
+from tests.integration.test_certificates_service import PROGRAM, completed, settings_for
+from tests.support import Bus, running, unique
+
+pytestmark = pytest.mark.integration
+KEY = new_key()
+AUTH = {"X-API-Key": KEY}
+
+
+@pytest.fixture
+async def service(amqp_url, mongodb_url, s3, signing_key, credential_keys):
+    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={
+        "operator_api_keys": f"rina:{hash_key(KEY)}", "signing_pkcs12_path": signing_key.path,
+        "signing_pkcs12_passphrase": signing_key.passphrase, "public_rate_limit": "1000/minute",
+        "credential_keys_dir": credential_keys})  # fmt: skip
+    async with running(create_app(settings)) as http, Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        for i in range(3):
+            await bus.publish("completed", completed(i))
+        await issued.until(lambda evts: len({e["id"] for e in evts}) == 3, what="three certificates")
+        yield http, issued
+
+
+def by_revision(issued, i: int, revision: int = 1) -> dict:
+    nip = completed(i)["data"]["nip"]
+    return next(e["data"] for e in issued.events if e["data"]["nip"] == nip and e["data"]["revision"] == revision)
+
+
+async def verified(http, token: str) -> dict:
+    """Verify a VC-JWT as a stranger: the key comes from the URL in its `kid`, fetched over HTTP."""
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == "RS256" and set(header) <= {"alg", "kid", "typ"}, header
+    keys = jwk.JWKSet.from_json((await http.get(header["kid"].split("#")[0])).text)
+    assert all("d" not in key for key in json.loads(keys.export(private_keys=False))["keys"])
+    return json.loads(jwt.JWT(jwt=token, key=keys, algs=["RS256"]).claims)
+
+
+async def status_bit(http, entry: dict) -> bool:
+    """The credential's bit in its Bitstring Status List, read as a verifier does."""
+    assert entry["type"] == "BitstringStatusListEntry" and entry["statusPurpose"] == "revocation"
+    response = await http.get(entry["statusListCredential"])
+    assert response.status_code == 200
+    listing = await verified(http, response.text)
+    assert "BitstringStatusListCredential" in listing["type"] and listing["id"] == entry["statusListCredential"]
+    encoded = listing["credentialSubject"]["encodedList"]
+    assert encoded[0] == "u"  # multibase base64url
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    assert len(bits) * 8 >= 131_072, "herd privacy: the spec's minimum list size"
+    index = int(entry["statusListIndex"])
+    return bool(bits[index // 8] & (0x80 >> (index % 8)))
+
+
+async def test_the_credential_verifies_with_another_library_and_states_the_certificate(service):
+    http, issued = service
+    data = by_revision(issued, 0)
+    person = completed(0)["data"]
+    program = Programs.load(REPO_ROOT / "deploy" / "programs").get(PROGRAM)
+    assert data["credential_url"].endswith(".jwt")
+    token = (await http.get(data["credential_url"])).text
+    assert person["nip"] not in token and person["nip"] not in json.dumps(await verified(http, token))
+
+    vc = await verified(http, token)
+    assert vc["@context"][:2] == ["https://www.w3.org/ns/credentials/v2",
+                                  "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]  # fmt: skip
+    assert "OpenBadgeCredential" in vc["type"] and vc["iss"] == vc["issuer"]["id"] and vc["jti"] == vc["id"]
+    profile = (await http.get(vc["issuer"]["id"])).json()
+    assert profile["url"] and "Profile" in profile["type"] and profile["name"] == vc["issuer"]["name"]
+    assert (await http.get(profile["jwks_uri"])).json()["keys"], "the issuer names its public keys"
+
+    subject = vc["credentialSubject"]
+    assert subject["name"] == person["name"] and subject["creditsEarned"] == person["jp"] == 32
+    assert subject["licenseNumber"] == data["number"]
+    assert subject["activityStartDate"].startswith(str(program.sessions[0].date))
+    assert subject["activityEndDate"].startswith(str(program.sessions[-1].date))
+    [identity] = subject["identifier"]
+    assert identity["hashed"] is True and identity["identityType"] == "identifier"
+    assert identity["identityHash"] == "sha256$" + hashlib.sha256((person["nip"] + identity["salt"]).encode()).hexdigest()
+    achievement = subject["achievement"]
+    assert achievement["name"] == program.title and achievement["description"]
+    assert achievement["creditsAvailable"] == program.jp_per_session * program.session_count
+    assert f"{program.completion.min_sessions} dari {program.session_count} sesi" in achievement["criteria"]["narrative"]
+    assert await status_bit(http, vc["credentialStatus"]) is False
+
+    decoded = (await http.get(vc["id"])).json()  # the credential's id is its decoded JSON
+    assert decoded["credentialSubject"] == subject and "iss" not in decoded
+
+
+async def test_revoke_and_reissue_set_the_status_bit_a_verifier_reads(service):
+    http, issued = service
+    revoked, corrected, untouched = (by_revision(issued, i) for i in range(3))
+    claims = {d["certificate_id"]: await verified(http, (await http.get(d["credential_url"])).text)
+              for d in (revoked, corrected, untouched)}  # fmt: skip
+    code = revoked["verify_url"].rsplit("/", 1)[1]
+    assert (await http.post(f"/api/certificates/{code}/revoke", json={"reason": "salah data"}, headers=AUTH)).status_code == 200
+    assert await status_bit(http, claims[revoked["certificate_id"]]["credentialStatus"]) is True
+
+    old = corrected["verify_url"].rsplit("/", 1)[1]
+    response = await http.post(f"/api/certificates/{old}/reissue", json={"reason": "ejaan", "name": "Peserta Dua, S.Kom."},
+                               headers=AUTH)  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert await status_bit(http, claims[corrected["certificate_id"]]["credentialStatus"]) is True, "superseded"
+    events = await issued.until(lambda evts: any(e["data"]["revision"] == 2 for e in evts), what="the re-issue")
+    second = next(e["data"] for e in events if e["data"]["revision"] == 2)
+    fresh = await verified(http, (await http.get(second["credential_url"])).text)
+    assert fresh["credentialSubject"]["name"] == "Peserta Dua, S.Kom."
+    assert fresh["credentialStatus"]["statusListIndex"] == claims[corrected["certificate_id"]]["credentialStatus"]["statusListIndex"]
+    assert fresh["credentialStatus"]["statusListCredential"] != claims[corrected["certificate_id"]]["credentialStatus"]["statusListCredential"]
+    assert await status_bit(http, fresh["credentialStatus"]) is False, "its own bit, in the next revision's list"
+    assert await status_bit(http, claims[untouched["certificate_id"]]["credentialStatus"]) is False
+
+
+async def test_the_signed_pdf_carries_its_credential_and_the_page_links_it(service):
+    http, issued = service
+    data = by_revision(issued, 1)
+    code = data["verify_url"].rsplit("/", 1)[1]
+    pdf = (await http.get(f"/certificates/{code}.pdf")).content
+    token = (await http.get(data["credential_url"])).text
+    attachments = PdfReader(io.BytesIO(pdf)).attachments
+    assert attachments["credential.jwt"] == [token.encode()]
+    signature = await asyncio.to_thread(check_signature, pdf)
+    assert signature["intact"] and signature["valid"] and signature["covers_whole_file"]
+    assert b"<pdfaid:part>3</pdfaid:part>" in pdf or b'pdfaid:part="3"' in pdf, "PDF/A-3, which allows the attachment"
+    html = (await http.get(f"/verify/{code}")).text
+    assert data["credential_url"] in html and "Tambahkan ke LinkedIn" in html
+    assert "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME" in html
+    assert f"certId={data['number'].replace('/', '%2F')}" in html
+
+
+async def test_unknown_or_hostile_credential_requests_are_404(service):
+    http, _ = service
+    assert (await http.get("/credentials/not-a-code.jwt")).status_code == 404
+    assert (await http.get("/credentials/AAAAAAAAAAAAAAAAAAAAAA.json")).status_code == 404
+    assert (await http.get(f"/status/{PROGRAM}/0")).status_code == 404
+    assert (await http.get(f"/status/{PROGRAM}/abc")).status_code == 422
