@@ -102,6 +102,19 @@ async def test_the_credential_verifies_with_another_library_and_states_the_certi
 
     decoded = (await http.get(vc["id"])).json()  # the credential's id is its decoded JSON
     assert decoded["credentialSubject"] == subject and "iss" not in decoded
+    assert_valid_achievement_credential(decoded)
+    with pytest.raises(AssertionError, match="credentialSubject"):  # the schema is not vacuous
+        assert_valid_achievement_credential({**decoded, "credentialSubject": {"achievement": {}}})
+
+
+def assert_valid_achievement_credential(credential: dict) -> None:
+    """1EdTech's published JSON Schema (vendored with its provenance in tests/schemas/README.md)."""
+    import jsonschema
+
+    schema = json.loads((REPO_ROOT / "tests" / "schemas" / "ob_v3p0_achievementcredential_schema.json").read_text())
+    validator = jsonschema.Draft201909Validator(schema, format_checker=jsonschema.Draft201909Validator.FORMAT_CHECKER)
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(credential)]
+    assert not problems, problems
 
 
 async def test_revoke_and_reissue_set_the_status_bit_a_verifier_reads(service):
