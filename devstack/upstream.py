@@ -38,7 +38,12 @@ class Upstream:
     async def __aenter__(self) -> "Upstream":
         self.connection = await aio_pika.connect_robust(self._url)
         self.channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await self.channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        try:  # passively: an upstream login may not declare (nor so delete or retype) the exchange
+            self.exchange = await self.channel.get_exchange(contract.EXCHANGE, ensure=True)
+        except aio_pika.exceptions.ChannelNotFoundEntity:  # a fresh broker with no service started yet
+            self.channel = await self.connection.channel(publisher_confirms=True)
+            self.exchange = await self.channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC,
+                                                                durable=True)  # fmt: skip
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -8,11 +8,15 @@ QUEUE is a consumer queue (e.g. `attendance.attended`); ID is the event id `list
 Uses AMQP_URL (the operator's login). Bodies are not printed unless --show-body (they hold personal data).
 
 A replay is published as the operator (AMQP user_id), which the certificate service trusts like the
-attendance service; so a message set aside as coming from an untrusted publisher is never replayed.
+attendance service; so nothing is replayed that could launder a forgery: a message set aside as from
+an untrusted publisher, a body whose type is not its queue's, a copy not written by the queue's own
+service, or a `completed` its producer did not publish. The routing key is the queue's own, never a
+header (a message RabbitMQ dead-lettered keeps every header its publisher chose).
 """
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -37,15 +41,52 @@ class DeadLetter:
     routing_key: str
     rejected_at: str
     message: aio_pika.abc.AbstractIncomingMessage
+    by_broker: bool  # RabbitMQ dead-lettered it (delivery limit, expiry); else a consumer set it aside
+    original_user: str | None  # the login that published the event, as the broker vouched for it
 
     @classmethod
     def of(cls, queue: str, message: aio_pika.abc.AbstractIncomingMessage) -> "DeadLetter":
+        """Headers are believed only where our consumer wrote them: a message the broker
+        dead-lettered keeps every header its publisher chose, reason and routing key included."""
         headers = message.headers or {}
-        deaths = headers.get("x-death") or [{}]
-        reason = headers.get(contract.REASON_HEADER) or f"broker: {deaths[0].get('reason', 'unknown')}"
-        routing_key = headers.get("x-original-routing-key") or (deaths[0].get("routing-keys") or [""])[0]
-        return cls(queue, event_identity(message.body), str(reason), str(routing_key),
-                   str(headers.get("x-rejected-at") or deaths[0].get("time") or ""), message)  # fmt: skip
+        deaths = headers.get("x-death")
+        if deaths:
+            reason = f"broker: {deaths[0].get('reason', 'unknown')}"
+            rejected_at, original_user = str(deaths[0].get("time") or ""), message.user_id
+        else:  # shared.messaging.DeadLetters wrote these headers over whatever the publisher sent
+            reason = str(headers.get(contract.REASON_HEADER) or "unknown")
+            rejected_at, original_user = str(headers.get("x-rejected-at") or ""), headers.get("x-original-user-id")
+        # The consumer queue's own key, never a header: a publisher could name any key there.
+        routing_key = queue.split(".", 1)[1]
+        return cls(queue, event_identity(message.body), reason, routing_key, rejected_at, message,
+                   by_broker=bool(deaths), original_user=str(original_user) if original_user else None)  # fmt: skip
+
+
+def replay_refusal(letter: DeadLetter, operator_login: str) -> str | None:
+    """Why this dead letter must not be re-published as the operator (whose login consumers trust),
+    or None. Logins are named `<prefix>-<role>` (ops/rabbitmq_users.py); the prefix is the operator's."""
+    if letter.reason.startswith(contract.UNTRUSTED_PUBLISHER):
+        return "it was set aside as from an untrusted publisher"
+    if _event_type(letter.message.body) != contract.TYPE_BY_ROUTING_KEY[letter.routing_key]:
+        return f"its type is not {contract.TYPE_BY_ROUTING_KEY[letter.routing_key]}, the only one its queue takes"
+    prefix = operator_login.removesuffix("-operator") if operator_login.endswith("-operator") else None
+    service = letter.queue.split(".", 1)[0]
+    if not letter.by_broker and prefix is not None and letter.message.user_id != f"{prefix}-{service}":
+        return f"it was not set aside by the {service} service"
+    producers = contract.PRODUCERS[letter.routing_key]
+    if contract.UPSTREAM not in producers:  # e.g. completed: only its producer, or an earlier replay
+        trusted = {operator_login} | ({f"{prefix}-{role}" for role in producers} if prefix else set())
+        if letter.original_user not in trusted:
+            return f"it was not published by the {' or '.join(producers)} service"
+    return None
+
+
+def _event_type(body: bytes) -> str | None:
+    try:
+        value = json.loads(body).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 async def _take_all(channel, queue: str) -> list[DeadLetter]:
@@ -82,15 +123,15 @@ async def replay(amqp_url: str, queue: str, ids: set[str] | None) -> list[str]:
     connection = await aio_pika.connect_robust(amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await channel.get_exchange(contract.EXCHANGE, ensure=True)  # passively: no configure right
         replayed = []
         for letter in await _take_all(channel, queue):
             if ids is not None and letter.id not in ids:
                 await letter.message.nack(requeue=True)
                 continue
-            if letter.reason.startswith(contract.UNTRUSTED_PUBLISHER):
-                # Replaying would launder it: the operator's user_id is trusted.
-                log.warning("not replaying %s: it was set aside as %s", letter.id, letter.reason)
+            if refusal := replay_refusal(letter, amqp_user(amqp_url)):
+                # Replaying would launder it: consumers trust the operator's user_id.
+                log.warning("not replaying %s: %s", letter.id, refusal)
                 await letter.message.nack(requeue=True)
                 continue
             original = letter.message

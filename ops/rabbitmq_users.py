@@ -50,12 +50,12 @@ def _own(service: str) -> Permission:
 
 PERMISSIONS: dict[str, Permission] = {
     **{service: _own(service) for service in SERVICES},
-    # Declaring the exchange (idempotent) needs configure; nothing to read, no queues.
-    "upstream": Permission(f"^{re.escape(contract.EXCHANGE)}$", f"^{re.escape(contract.EXCHANGE)}$", "^$"),
-    # ops/deadletters.py: reads the dead-letter queues, re-publishes to humas.events.
-    "operator": Permission(
-        f"^({_EXCHANGES})$", f"^({_EXCHANGES}|.+\\.dead-letter)$", f"^({_EXCHANGES}|.+\\.dead-letter)$"
-    ),
+    # No configure at all: configure is what exchange.delete needs, so with it an upstream login could
+    # delete or retype humas.events. The exchanges exist from the definitions (or the services);
+    # upstream systems declare passively, which needs no permission. Nothing to read, no queues.
+    "upstream": Permission("^$", f"^{re.escape(contract.EXCHANGE)}$", "^$"),
+    # ops/deadletters.py: reads the dead-letter queues, re-publishes to humas.events; configures nothing.
+    "operator": Permission("^$", f"^({_EXCHANGES}|.+\\.dead-letter)$", f"^({_EXCHANGES}|.+\\.dead-letter)$"),
     "admin": Permission(".*", ".*", ".*"),
 }
 ROLES = tuple(PERMISSIONS)

@@ -53,6 +53,9 @@ def consumes(routing_key: str) -> str:
     )
 
 
+BROKER_DEATH_HEADERS = ("x-death", "x-first-death-", "x-last-death-")
+
+
 def dead_letter_queue_name(queue_name: str) -> str:
     return f"{queue_name}.dead-letter"
 
@@ -167,7 +170,9 @@ class DeadLetters:
 
     async def reject(self, message: RabbitMessage, queue_name: str, reason: str) -> None:
         raw = message.raw_message
-        headers = dict(raw.headers or {})
+        # The broker's own dead-lettering bookkeeping is dropped: on our copy it could only be a
+        # publisher's forgery, and ops.deadletters tells our copies from the broker's by it.
+        headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith(BROKER_DEATH_HEADERS)}
         headers.update(
             {
                 contract.REASON_HEADER: reason[:1000],

@@ -64,11 +64,17 @@ def withdrawn(nip: str, program_id: str) -> dict:
 
 
 @pytest.fixture
-def operator_url(amqp_url):
+def logins(amqp_url):
+    """Every role's own URL on this test's vhost, as in a deployment."""
     prefix = unique("dl")
     urls = with_service_users(amqp_url, rabbitmq_users.new_passwords(), prefix)
-    yield urls["operator"], rabbitmq_users.username("operator", prefix)
+    yield {**urls, "prefix": prefix}
     rabbitmq_users.delete_users(prefix)
+
+
+@pytest.fixture
+def operator_url(logins):
+    return logins["operator"], rabbitmq_users.username("operator", logins["prefix"])
 
 
 def test_every_consumer_queue_of_the_contract_can_be_listed_and_replayed():
@@ -77,11 +83,11 @@ def test_every_consumer_queue_of_the_contract_can_be_listed_and_replayed():
 
 
 async def test_a_dead_lettered_withdrawal_is_listed_and_replayed_as_the_operator(amqp_url, mongodb_url, tmp_path,
-                                                                                 operator_url):  # fmt: skip
+                                                                                 logins, operator_url):  # fmt: skip
     url, operator = operator_url
     programs = tmp_path / "programs"
     shutil.copytree(REPO_ROOT / "deploy" / "programs", programs)
-    settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"),
+    settings = Settings(amqp_url=logins["enrollment"], mongodb_url=mongodb_url, mongodb_database=unique("enrollment"),
                         programs_dir=programs)  # fmt: skip
     early = withdrawn("198503122010011004", NEXT_YEAR)
     async with running(create_app(settings)), Bus(amqp_url) as bus:
@@ -121,3 +127,87 @@ async def test_a_message_set_aside_as_from_an_untrusted_publisher_is_not_replaye
                           routing_key="certificates.completed")
     assert await replay(url, "certificates.completed", None) == []
     assert [d.id for d in await list_dead_letters(url, ["certificates.completed"])] == [forged["id"]], "kept"
+
+
+def completed_body(nip: str = "198503122010011004") -> bytes:
+    data = {"program_id": "humas-level-up-2026", "nip": nip, "name": "Siti Aminah", "jenjang": "ahli_muda",
+            "unit_kerja": "Biro Humas", "sessions": list(range(1, 17)), "jp": 32,
+            "completed_at": "2026-09-25T00:00:00+00:00"}  # fmt: skip
+    return json.dumps(cloud_event("completed", data, source="/services/attendance")).encode()
+
+
+async def _consumer_queue_of(url: str, name: str, routing_key: str) -> None:
+    """The queue and its dead-letter queue, declared exactly as the service does, by its own login."""
+    from faststream.rabbit import RabbitBroker
+
+    from shared.messaging import EVENTS, consumer_queue, declare_dead_letter_queue
+
+    broker = RabbitBroker(url)
+    await broker.connect()
+    try:
+        queue = await broker.declare_queue(consumer_queue(name, routing_key, 5))
+        await queue.bind(await broker.declare_exchange(EVENTS), routing_key=routing_key)
+        await declare_dead_letter_queue(broker, name)
+    finally:
+        await broker.stop()
+
+
+async def test_an_upstream_message_the_broker_dead_lettered_cannot_be_replayed_as_a_completion(amqp_url, logins,
+                                                                                                operator_url):  # fmt: skip
+    """The review's attack: upstream publishes, on a key it may use, a `completed` body that expires at
+    once, with headers naming the key `completed` and a harmless reason. RabbitMQ dead-letters it with
+    every header kept; a replay that believed them re-published it as the operator, and the certificate
+    service, which trusts the operator, issued a certificate."""
+    url, _ = operator_url
+    await _consumer_queue_of(logins["attendance"], "attendance.attended", contract.ATTENDED)
+    async with await aio_pika.connect(logins["upstream"]) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(contract.EXCHANGE, ensure=False)
+        await exchange.publish(aio_pika.Message(completed_body(), expiration=0.001, headers={
+            "x-original-routing-key": "completed", contract.REASON_HEADER: "unknown program (fixed in v1.4)"}),
+            routing_key=contract.ATTENDED)  # fmt: skip
+
+    async def expired():
+        return [d for d in await list_dead_letters(url, ["attendance.attended"])]
+
+    (letter,) = await eventually(expired, what="the expired message dead-lettered by the broker")
+    assert letter.routing_key == "attended" and letter.reason == "broker: expired", "its headers are not believed"
+    assert await replay(url, "attendance.attended", None) == []
+    assert [d.id for d in await list_dead_letters(url, ["attendance.attended"])] == [letter.id], "kept"
+
+
+async def test_a_dead_letter_forged_by_another_service_is_not_replayed(amqp_url, logins, operator_url):
+    """A service may publish to the dead-letter exchange (to set aside what it rejects); one that writes
+    into another service's dead-letter queue cannot have its forgery replayed as the operator."""
+    url, _ = operator_url
+    await _consumer_queue_of(logins["certificates"], "certificates.completed", contract.COMPLETED)
+    prefix = logins["prefix"]
+    async with await aio_pika.connect(logins["enrollment"]) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(contract.DEAD_LETTER_EXCHANGE, ensure=False)
+        await dlx.publish(aio_pika.Message(completed_body(), user_id=f"{prefix}-enrollment", headers={
+            contract.REASON_HEADER: "object store unavailable", "x-original-user-id": f"{prefix}-attendance"}),
+            routing_key="certificates.completed")  # fmt: skip
+
+    async def forged():
+        return await list_dead_letters(url, ["certificates.completed"])
+
+    (letter,) = await eventually(forged, what="the forged dead letter")
+    assert await replay(url, "certificates.completed", None) == []
+    assert [d.id for d in await list_dead_letters(url, ["certificates.completed"])] == [letter.id], "kept"
+
+
+async def test_a_completion_the_certificate_service_set_aside_is_replayed(amqp_url, logins, operator_url):
+    """What replay is for still works: the attendance service's completion, set aside by the
+    certificate service (here: its copy written as the certificate service would), goes back out."""
+    url, operator = operator_url
+    await _consumer_queue_of(logins["certificates"], "certificates.completed", contract.COMPLETED)
+    prefix = logins["prefix"]
+    async with await aio_pika.connect(logins["certificates"]) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(contract.DEAD_LETTER_EXCHANGE, ensure=False)
+        await dlx.publish(aio_pika.Message(completed_body(), user_id=f"{prefix}-certificates", headers={
+            contract.REASON_HEADER: "unknown program", "x-original-user-id": f"{prefix}-attendance"}),
+            routing_key="certificates.completed")  # fmt: skip
+    (letter,) = await eventually(lambda: list_dead_letters(url, ["certificates.completed"]), what="the dead letter")
+    assert await replay(url, "certificates.completed", None) == [letter.id]

@@ -102,3 +102,20 @@ async def test_services_may_bind_their_queues_to_what_they_consume_only(urls):
     # Its own queue, bound to someone else's events (or to everything): refused.
     assert await _refused(urls["attendance"], lambda ch: bind(ch, "attendance.spy", contract.CERTIFICATE_ISSUED))
     assert await _refused(urls["certificates"], lambda ch: bind(ch, "certificates.spy", "#"))
+
+
+@pytest.mark.parametrize("role", ["upstream", "operator"])
+async def test_outside_logins_cannot_delete_or_retype_the_exchange(urls, role):
+    """configure is what exchange.delete needs: an upstream or operator login with it could delete
+    humas.events (every binding gone) and declare it anew as a fanout (out of reach of topic permissions)."""
+    async def delete(channel):
+        await channel.exchange_delete(contract.EXCHANGE)
+
+    async def look_up(channel):  # what they do instead: a passive declare needs no permission
+        await channel.get_exchange(contract.EXCHANGE, ensure=True)
+
+    assert await _refused(urls[role], delete)
+    assert await _refused(urls[role], lambda ch: ch.declare_exchange("humas.other", aio_pika.ExchangeType.TOPIC))
+    assert not await _refused(urls[role], look_up)
+    async with await aio_pika.connect(urls["enrollment"]) as connection:  # the exchange is still a topic
+        await (await connection.channel()).declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)

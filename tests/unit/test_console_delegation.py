@@ -49,3 +49,15 @@ async def test_an_ordinary_key_may_not_act_for_others():
 async def test_a_malformed_acting_name_is_refused(acting):
     response = await call(app("console"), CONSOLE_KEY, acting)
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("name", ["console:siti", "budi siti", "", "x" * 65, "../ops", "rina\n"])
+def test_a_key_name_that_could_pass_for_someone_else_is_refused(name):
+    with pytest.raises(ValueError, match="OPERATOR_API_KEYS"):
+        auth.OperatorKeys.parse(f"budi:{auth.hash_key(OTHER_KEY)},{name}:{auth.hash_key(CONSOLE_KEY)}")
+
+
+@pytest.mark.parametrize("name", ["budi", "rina.s", "local-operator", "ops_2", "rina@kemenag"])
+def test_key_names_made_by_ops_api_keys_are_accepted(name):
+    keys = auth.OperatorKeys.parse(f"{name}:{auth.hash_key(OTHER_KEY)}")
+    assert keys.identify(OTHER_KEY) == name

@@ -115,3 +115,26 @@ async def test_pages_need_a_session():
         for path in ("/console/", "/console/roster", "/console/peserta", "/console/sertifikat", "/console/ekspor"):
             response = await c.get(path)
             assert response.status_code == 303 and response.headers["location"] == "/console/masuk", path
+
+
+def test_an_anonymous_flood_never_signs_an_operator_out():
+    sessions = Sessions(idle_seconds=3600, max_seconds=36000)
+    operator = sessions.new("siti")
+    first_anonymous = sessions.new()
+    for _ in range(10_001):  # one more than the cap: GET /console/masuk without a cookie, again and again
+        sessions.new()
+    assert sessions.get(operator.id) is operator, "an anonymous flood signed the operator out"
+    assert sessions.get(first_anonymous.id) is None, "anonymous sessions stay bounded"
+
+
+async def test_failures_for_one_name_from_many_addresses_are_limited():
+    app = console(console_login_rate_limit_account="4/minute")
+    for i in range(4):  # one failure from each of four addresses: no per-address limit is reached
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(f"10.0.0.{i}", 1234)),
+                                     base_url="http://console.test") as c:  # fmt: skip
+            assert (await sign_in(c, "budi", "salah")).status_code == 401
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.0.0.99", 1234)),
+                                 base_url="http://console.test") as c:  # fmt: skip
+        limited = await sign_in(c, "BUDI", "lain")  # a fresh address, even the right password
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert (await sign_in(c)).status_code == 303, "other accounts are not held back"
