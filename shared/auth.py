@@ -26,6 +26,9 @@ HEADER = "X-API-Key"
 ACTING_HEADER = "X-Acting-Operator"
 PREFIX = "hlu_"
 NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")  # operator and console user names
+# API key names: what `ops.api_keys` accepts ('@' too, for keys already issued to an address), and
+# never ':', which would let a key named "console:siti" pass for a console user in history.
+KEY_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def new_key() -> str:
@@ -44,10 +47,12 @@ class OperatorKeys:
     @classmethod
     def parse(cls, spec: str, delegates: str = "") -> "OperatorKeys":
         pairs = []
-        for item in filter(None, (part.strip() for part in spec.split(","))):
+        for number, item in enumerate(filter(None, (part.strip() for part in spec.split(","))), 1):
             name, sep, digest = item.rpartition(":")
             if not sep or not name or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError("OPERATOR_API_KEYS: expected name:sha256hex pairs separated by commas")
+            if not KEY_NAME.fullmatch(name):  # the entry's number, not its name: names stay out of logs
+                raise ValueError(f"OPERATOR_API_KEYS: entry {number}: a key's name is 1-64 letters, digits or . _ @ -")
             pairs.append((name, digest))
         return cls(tuple(pairs), frozenset(filter(None, (d.strip() for d in delegates.split(",")))))
 

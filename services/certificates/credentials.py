@@ -102,9 +102,22 @@ def criteria(program: Program) -> str:
             f"pelatihan ({program.jp_per_session} JP per sesi).")  # fmt: skip
 
 
+SPECIMEN_MARK = "CONTOH (bukan sertifikat resmi)"
+
+
+def _is_specimen(program: Program | None, cert: Certificate) -> bool:
+    return cert.specimen if cert.specimen is not None else bool(program and program.signer.specimen)
+
+
+def _marked(title: str, specimen: bool) -> str:
+    """A specimen's credential, like its PDF, says so wherever a wallet or LinkedIn shows a name."""
+    return f"{SPECIMEN_MARK}: {title}" if specimen else title
+
+
 def credential(program: Program, cert: Certificate, links: Links, salt: str) -> dict:
     """The OpenBadgeCredential of one issued certificate revision (without its proof)."""
     assert cert.number
+    specimen = _is_specimen(program, cert)
     urls = CredentialLinks(links)
     list_url = urls.status_list(cert.program_id, cert.revision)
     index = status_index(cert)
@@ -115,7 +128,7 @@ def credential(program: Program, cert: Certificate, links: Links, salt: str) -> 
         "@context": [VC_CONTEXT, OB_CONTEXT],
         "id": urls.json(cert.code),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "name": f"Sertifikat {program.title}",
+        "name": _marked(f"Sertifikat {program.title}", specimen),
         "issuer": {"id": urls.issuer(), "type": ["Profile"], "name": ISSUER_NAME, "url": ISSUER_HOME},
         "validFrom": issued,
         "credentialSubject": {
@@ -131,8 +144,9 @@ def credential(program: Program, cert: Certificate, links: Links, salt: str) -> 
                 "id": urls.achievement(program.id),
                 "type": ["Achievement"],
                 "achievementType": "Certificate",
-                "name": program.title,
-                "description": f"{program.title} ({program.year}): pelatihan {program.session_count} sesi "
+                "name": _marked(program.title, specimen),
+                "description": (f"{SPECIMEN_MARK}. " if specimen else "")
+                + f"{program.title} ({program.year}): pelatihan {program.session_count} sesi "
                 f"bagi Pranata Humas Kementerian Agama.",
                 "criteria": {"narrative": criteria(program)},
                 "creditsAvailable": program.jp_per_session * program.session_count,
@@ -206,7 +220,7 @@ def linkedin_url(program: Program | None, cert: Certificate, links: Links) -> st
     issued = cert.issued_at.astimezone(dt.UTC)
     return "https://www.linkedin.com/profile/add?" + urlencode({
         "startTask": "CERTIFICATION_NAME",
-        "name": program.title if program else cert.program_id,
+        "name": _marked(program.title if program else cert.program_id, _is_specimen(program, cert)),
         "organizationName": LINKEDIN_ORGANIZATION,
         "issueYear": issued.year,
         "issueMonth": issued.month,

@@ -87,7 +87,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     programs = Programs.load(settings.programs_dir)
     users = Users(settings.console_users)
     sessions = Sessions(settings.console_session_idle_minutes * 60, settings.console_session_max_hours * 3600)
-    limit = LoginLimit(settings.console_login_rate_limit, settings.console_login_rate_limit_address)
+    limit = LoginLimit(settings.console_login_rate_limit, settings.console_login_rate_limit_address,
+                       settings.console_login_rate_limit_account)  # fmt: skip
     backend = Backend(settings)
     templates = Jinja2Templates(directory=HERE / "templates")
     env = templates.env

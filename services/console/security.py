@@ -64,41 +64,54 @@ class Session:
 
 
 class Sessions:
-    """In memory, bounded: expired sessions are dropped as new ones are made."""
+    """In memory, bounded. Anonymous sessions (the sign-in page's, made for anyone who asks) and
+    signed-in ones are kept apart with a cap each, so a flood of anonymous visits only ever evicts
+    anonymous sessions, never an operator's. Each pool is ordered by last use, so expired and
+    evicted sessions are taken from the front without scanning the rest."""
 
-    MAX = 10_000
+    MAX_ANONYMOUS = 10_000
+    MAX_SIGNED_IN = 1_000  # reached only with valid passwords; then the least recently used goes
 
     def __init__(self, idle_seconds: float, max_seconds: float):
         self.idle, self.max = idle_seconds, max_seconds
-        self._by_id: dict[str, Session] = {}
+        self._anonymous: dict[str, Session] = {}
+        self._signed_in: dict[str, Session] = {}
+
+    def _pool(self, session: Session) -> dict[str, Session]:
+        return self._signed_in if session.user else self._anonymous
 
     def new(self, user: str | None = None) -> Session:
-        self._prune()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user)
-        self._by_id[session.id] = session
+        pool = self._pool(session)
+        self._prune(pool, self.MAX_SIGNED_IN if user else self.MAX_ANONYMOUS)
+        pool[session.id] = session
         return session
 
     def get(self, session_id: str | None) -> Session | None:
-        session = self._by_id.get(session_id or "")
+        key = session_id or ""
+        session = self._signed_in.get(key) or self._anonymous.get(key)
         if session is None:
             return None
-        now = time.monotonic()
-        if now - session.seen > self.idle or now - session.created > self.max:
-            del self._by_id[session.id]
+        pool = self._pool(session)
+        if self._expired(session, time.monotonic()):
+            del pool[session.id]
             return None
-        session.seen = now
+        session.seen = time.monotonic()
+        pool[session.id] = pool.pop(session.id)  # to the back: the pool stays ordered by last use
         return session
 
     def end(self, session: Session) -> None:
-        self._by_id.pop(session.id, None)
+        self._signed_in.pop(session.id, None)
+        self._anonymous.pop(session.id, None)
 
-    def _prune(self) -> None:
+    def _expired(self, session: Session, now: float) -> bool:
+        return now - session.seen > self.idle or now - session.created > self.max
+
+    def _prune(self, pool: dict[str, Session], cap: int) -> None:
+        # A session expired by its maximum age behind the front is dropped when next used.
         now = time.monotonic()
-        for sid, s in list(self._by_id.items()):
-            if now - s.seen > self.idle or now - s.created > self.max:
-                del self._by_id[sid]
-        while len(self._by_id) >= self.MAX:  # a flood of anonymous visits: the oldest go first
-            del self._by_id[next(iter(self._by_id))]
+        while pool and (len(pool) >= cap or self._expired(next(iter(pool.values())), now)):
+            del pool[next(iter(pool))]
 
 
 def csrf_ok(session: Session | None, token: str | None) -> bool:
@@ -106,24 +119,30 @@ def csrf_ok(session: Session | None, token: str | None) -> bool:
 
 
 class LoginLimit:
-    """Failed sign-ins per (address, name) and per address, moving window. Only failures count,
-    so an operator who types the password right is never held back by the limit."""
+    """Failed sign-ins per (address, name), per address, and per name from any address (one
+    account guessed from many addresses), moving window. Only failures count, so an operator who
+    types the password right is never held back by the limit unless their own name is under attack."""
 
-    def __init__(self, per_name: str, per_address: str):
-        self._limits = [(parse(per_name), True), (parse(per_address), False)]
+    def __init__(self, per_name: str, per_address: str, per_account: str):
+        self._limits = [
+            (parse(per_name), lambda address, name: ("console-login", address, name)),
+            (parse(per_address), lambda address, name: ("console-login-address", address)),
+            (parse(per_account), lambda address, name: ("console-login-name", name)),
+        ]
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
     def _keys(self, address: str, name: str):
-        for item, with_name in self._limits:
-            yield item, ("console-login", address, name.casefold()) if with_name else ("console-login", address)
+        for item, key in self._limits:
+            yield item, key(address, name.casefold())
 
     def retry_after(self, address: str, name: str) -> int | None:
-        """Seconds to wait when over the limit, else None."""
+        """Seconds to wait when over a limit (the longest wait of those exceeded), else None."""
+        waits = []
         for item, key in self._keys(address, name):
             if not self._limiter.test(item, *key):
                 reset, _ = self._limiter.get_window_stats(item, *key)
-                return max(1, math.ceil(reset - time.time()))
-        return None
+                waits.append(max(1, math.ceil(reset - time.time())))
+        return max(waits, default=None)
 
     def failed(self, address: str, name: str) -> None:
         for item, key in self._keys(address, name):

@@ -29,7 +29,9 @@ class ConsoleSettings(BaseSettings):
     console_secure_cookies: bool = False
     console_session_idle_minutes: int = Field(default=30, ge=1)
     console_session_max_hours: int = Field(default=10, ge=1)
-    # Failed sign-ins allowed per client address and user name, and per client address.
+    # Failed sign-ins allowed per client address and user name, per client address, and per user
+    # name from any address (one account guessed from many addresses).
     console_login_rate_limit: str = "5/minute"
     console_login_rate_limit_address: str = "20/minute"
+    console_login_rate_limit_account: str = "20/10 minutes"
     console_poll_seconds: int = Field(default=5, ge=1)

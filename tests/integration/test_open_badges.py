@@ -13,6 +13,7 @@ import pytest
 from jwcrypto import jwk, jwt
 from pypdf import PdfReader
 
+from services.certificates import credentials
 from services.certificates.app import create_app
 from services.certificates.signing import check_signature
 from shared.auth import hash_key, new_key
@@ -95,7 +96,8 @@ async def test_the_credential_verifies_with_another_library_and_states_the_certi
     assert identity["hashed"] is True and identity["identityType"] == "identifier"
     assert identity["identityHash"] == "sha256$" + hashlib.sha256((person["nip"] + identity["salt"]).encode()).hexdigest()
     achievement = subject["achievement"]
-    assert achievement["name"] == program.title and achievement["description"]
+    # The default program's signer is a specimen: the credential says so, as the PDF does.
+    assert achievement["name"] == f"{credentials.SPECIMEN_MARK}: {program.title}" and achievement["description"]
     assert achievement["creditsAvailable"] == program.jp_per_session * program.session_count
     assert f"{program.completion.min_sessions} dari {program.session_count} sesi" in achievement["criteria"]["narrative"]
     assert await status_bit(http, vc["credentialStatus"]) is False

@@ -135,6 +135,6 @@ async def test_failures_for_one_name_from_many_addresses_are_limited():
             assert (await sign_in(c, "budi", "salah")).status_code == 401
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.0.0.99", 1234)),
                                  base_url="http://console.test") as c:  # fmt: skip
-        limited = await sign_in(c, "BUDI", "lain")  # a fresh address, even the right password
+        limited = await sign_in(c, "budi", "lain")  # a fresh address, even the right password
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert (await sign_in(c)).status_code == 303, "other accounts are not held back"

@@ -21,7 +21,7 @@ def certificate(**changes) -> domain.Certificate:
         certificate_id="c1", code="A" * 22, program_id=PROGRAM.id, nip="198503122010011004", revision=1,
         name="Siti Aminah", jenjang="ahli_muda", unit_kerja="Biro Humas", sessions=tuple(range(1, 13)), jp=24,
         completed_at=dt.datetime(2026, 9, 25, tzinfo=dt.UTC), issued_at=dt.datetime(2026, 10, 2, 3, tzinfo=dt.UTC),
-        seq=7, number="0007/BH/HUMAS-LU/2026", sha256="0" * 64, status="valid")  # fmt: skip
+        seq=7, number="0007/BH/HUMAS-LU/2026", sha256="0" * 64, status="valid", specimen=False)  # fmt: skip
     return domain.replace(cert, **changes)
 
 
@@ -57,6 +57,19 @@ def test_the_linkedin_link_uses_linkedins_add_to_profile_parameters():
     assert query == {"startTask": "CERTIFICATION_NAME", "name": PROGRAM.title,
                      "organizationName": credentials.LINKEDIN_ORGANIZATION, "issueYear": "2026", "issueMonth": "10",
                      "certUrl": LINKS.verify("A" * 22), "certId": "0007/BH/HUMAS-LU/2026"}  # fmt: skip
+
+
+def test_a_specimens_credential_and_linkedin_entry_say_so():
+    """Until a real signer is configured the PDF says CONTOH; what travels to wallets and LinkedIn must too."""
+    specimen = certificate(specimen=True)
+    vc = credentials.credential(PROGRAM, specimen, LINKS, "ab" * 16)
+    achievement = vc["credentialSubject"]["achievement"]
+    assert vc["name"].startswith(credentials.SPECIMEN_MARK) and achievement["name"].startswith(credentials.SPECIMEN_MARK)
+    assert credentials.SPECIMEN_MARK in achievement["description"]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(credentials.linkedin_url(PROGRAM, specimen, LINKS)).query))
+    assert query["name"] == f"{credentials.SPECIMEN_MARK}: {PROGRAM.title}"
+    official = credentials.credential(PROGRAM, certificate(), LINKS, "ab" * 16)
+    assert "CONTOH" not in json.dumps(official)
 
 
 def test_after_rotation_the_new_key_signs_and_old_credentials_still_verify(tmp_path):
