@@ -8,7 +8,8 @@ name is what revocation and re-issue history record as "who".
 A key named in `OPERATOR_DELEGATES` (the console's) may say which signed-in person acts, in
 `X-Acting-Operator`; history then records `<key name>:<person>` ("console:siti"): the person's
 own name, qualified by where they signed in, and ':' is the one character `ops.api_keys` never
-puts in a key's name, so a console user can never pass for the holder of an API key. Any other
+puts in a key's name and `OperatorKeys.parse` refuses in one, so a console user can never pass for
+the holder of an API key, nor a key for a console user. Any other
 key sending the header is refused (403): only a service that authenticates its own users may
 speak for them.
 """
