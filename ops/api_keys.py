@@ -5,9 +5,8 @@
 """
 
 import argparse
-import re
 
-from shared.auth import hash_key, new_key
+from shared.auth import KEY_NAME, hash_key, new_key
 
 
 def main() -> None:
@@ -16,7 +15,7 @@ def main() -> None:
     new = sub.add_parser("new", help="a new key for an operator")
     new.add_argument("name", help="who holds it (recorded in revocation and re-issue history)")
     args = parser.parse_args()
-    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", args.name):
+    if not KEY_NAME.fullmatch(args.name):  # the rule the services apply when they read OPERATOR_API_KEYS
         parser.error("name: 1-64 letters, digits or . _ @ -")
     key = new_key()
     print(f"key (give to {args.name}; it is not stored anywhere): {key}")
