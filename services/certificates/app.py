@@ -104,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router(programs, links, settings.public_rate_limit, signature_checker(signer),
                                      with_credentials=credential_keys is not None))
     if credential_keys is not None:
-        app.include_router(credential_router(links, credential_keys, settings.public_rate_limit))
+        app.include_router(credential_router(links, credential_keys, settings.public_rate_limit,
+                                             known_program=programs.__contains__))  # fmt: skip
     app.include_router(operator_router(programs, rt.operator, state, publish))
     return app
 

@@ -19,7 +19,7 @@ from .storage import is_missing
 PUBLIC = {"Access-Control-Allow-Origin": "*"}  # wallets and other agencies' verifiers fetch these from their pages
 
 
-def credential_router(links: domain.Links, keys, rate_limit: str) -> APIRouter:
+def credential_router(links: domain.Links, keys, rate_limit: str, known_program=lambda program_id: True) -> APIRouter:
     router = APIRouter(tags=["credentials"], dependencies=[Depends(RateLimit(rate_limit, "public"))])
     urls = credentials.CredentialLinks(links)
 
@@ -56,9 +56,17 @@ def credential_router(links: domain.Links, keys, rate_limit: str) -> APIRouter:
         return JSONResponse(keys.jwks(), media_type="application/jwk-set+json",
                             headers={**PUBLIC, "Cache-Control": "public, max-age=300"})  # fmt: skip
 
+    @router.get("/issuer/keys/{thumbprint}", summary="One public key, as a credential's `kid` names it")
+    async def public_key(thumbprint: str) -> Response:
+        if (key := keys.public_key(thumbprint)) is None:
+            raise HTTPException(404, "unknown key")
+        return JSONResponse(key, media_type="application/jwk+json",
+                            headers={**PUBLIC, "Cache-Control": "public, max-age=300"})  # fmt: skip
+
     @router.get("/status/{program_id}/{revision}", summary="The signed Bitstring Status List (revocation) of a program's revisions")
     async def status_list(program_id: str, revision: int, request: Request) -> Response:
-        if not 1 <= revision <= MAX_REVISION:
+        # Only real lists are signed: the issuer's key must not sign text a caller chose.
+        if not 1 <= revision <= MAX_REVISION or not known_program(program_id):
             raise HTTPException(404, "no such status list")
         seqs = await request.app.state.certificates.invalidated_seqs(program_id, revision)
         vc = credentials.status_list_credential(urls, program_id, revision, [s - 1 for s in seqs], dt.datetime.now(dt.UTC))

@@ -26,10 +26,10 @@ class IssuerKeys:
             key = RSAKey.import_key(path.read_bytes())
             if not key.is_private:
                 raise ValueError(f"{path} holds no private key")
-            # The kid is a URL that dereferences to the key's set (OB 3.0 §8.2.1), made unique by
-            # the key's RFC 7638 thumbprint.
-            key = RSAKey.import_key(path.read_bytes(), {"kid": f"{jwks_url}#{key.thumbprint()}", "alg": ALGORITHM,
-                                                        "use": "sig"})  # fmt: skip
+            # The kid is a URL that dereferences to this one public JWK (OB 3.0 §8.2.1: 1EdTech's
+            # validator GETs it and reads `n` and `e`), named by the key's RFC 7638 thumbprint.
+            kid = f"{jwks_url.rsplit('/', 1)[0]}/keys/{key.thumbprint()}"
+            key = RSAKey.import_key(path.read_bytes(), {"kid": kid, "alg": ALGORITHM, "use": "sig"})
             self._keys.append(key)
         self._signing = self._keys[-1]
 
@@ -43,6 +43,10 @@ class IssuerKeys:
 
     def jwks(self) -> dict:
         return {"keys": [key.as_dict(private=False) for key in self._keys]}
+
+    def public_key(self, thumbprint: str) -> dict | None:
+        """The public JWK a `kid` names, or None."""
+        return next((key.as_dict(private=False) for key in self._keys if key.kid.endswith(f"/keys/{thumbprint}")), None)
 
 
 def make_key(path: Path) -> Path:
