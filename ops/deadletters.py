@@ -25,12 +25,12 @@ import aio_pika
 
 from shared import contract
 from shared.events import event_identity
-from shared.messaging import amqp_user, dead_letter_queue_name
+from shared.messaging import BROKER_DEATH_HEADERS, amqp_user, dead_letter_queue_name
 
 log = logging.getLogger(__name__)
 CONSUMER_QUEUES = tuple(f"{service}.{key}" for service, keys in contract.CONSUMES.items() for key in keys)
 # Bookkeeping of the dead-lettering itself (ours and RabbitMQ's), not of the event: dropped on replay.
-_DEAD_LETTER_HEADERS = ("x-death", "x-first-death-", "x-last-death-", "x-rejection-", "x-rejected-", "x-original-")
+_DEAD_LETTER_HEADERS = (*BROKER_DEATH_HEADERS, "x-rejection-", "x-rejected-", "x-original-")
 
 
 @dataclass

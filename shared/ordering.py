@@ -22,6 +22,7 @@ MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 # Rank prefixes: every undated rank sorts below every dated one. A rank must not begin with a
 # date: nx-27017 compares such strings in an update's filter neither `$lte` nor `$gt` each other.
 DATED, UNDATED = "1:", "0:"
+_ORDER_KEY_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def order_key(time: dt.datetime) -> str:
@@ -30,7 +31,11 @@ def order_key(time: dt.datetime) -> str:
     Stored as text on purpose: nx-27017 turns a datetime `$set` on an existing document into
     a naive string, which would break the "latest time wins" comparison.
     """
-    return time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return time.astimezone(dt.UTC).strftime(_ORDER_KEY_FORMAT)
+
+
+def from_order_key(key: str) -> dt.datetime:
+    return dt.datetime.strptime(key, _ORDER_KEY_FORMAT).replace(tzinfo=dt.UTC)
 
 
 def ahead_of_clock(time: dt.datetime, now: dt.datetime, skew: dt.timedelta = MAX_CLOCK_SKEW) -> bool:

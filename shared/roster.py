@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from .events import EnrolledData
-from .ordering import order_key
+from .ordering import from_order_key, order_key
 
 
 @dataclass(frozen=True)
@@ -81,5 +81,5 @@ async def first_receipt(collection, doc_id: str, fields: dict, event: str, now: 
             pass  # received before, or the document was created meanwhile: look
         doc = await collection.find_one({"_id": doc_id}, {"received": 1})
         if stamp := ((doc or {}).get("received") or {}).get(event):
-            return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+            return from_order_key(stamp)
     raise RuntimeError("could not record when an event was first received after repeated races")

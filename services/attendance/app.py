@@ -118,8 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def beat() -> None:
         await deps["replicas"].beat(heartbeat())
 
-    async def reports_in_hand() -> bool:
-        """Whether an input report may have been taken but not yet written, by any replica."""
+    async def reports_pending() -> bool:
+        """Whether an input report may not be written yet: still queued, or taken by a replica."""
         asked = time.time()
         watermark.observe(asked, await rt.waiting(*inputs))
         await beat()
@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Chunk by chunk (bounded memory), each published straight from its write like
                 # the handlers' (the relay covers crashes); the next chunk at once while they come full.
                 while done := await handlers.complete_settled(program, book, settle,
-                                                              reports_in_hand=await reports_in_hand()):
+                                                              reports_pending=await reports_pending()):
                     await asyncio.gather(*(deps["outbox"].publish_stored(participant_key(program.id, nip),
                                                                          contract.COMPLETED, event)
                                            for nip, event in done))  # fmt: skip

@@ -86,22 +86,20 @@ SWEEP_CHUNK = 256
 
 async def complete_settled(
     program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None,
-    limit: int = SWEEP_CHUNK, reports_waiting: int = 0, reports_in_hand: bool = False,
+    limit: int = SWEEP_CHUNK, reports_pending: bool = False,
 ) -> list[tuple[str, CloudEvent]]:
     """The sweep: complete eligible participants of a closed program whose reports have settled,
     at most `limit` per call (the caller publishes each chunk and calls again while chunks come
     back full). Returns (nip, `completed` event) for each completion this call wrote.
 
-    `reports_waiting`: input messages still queued for this service. A participant is quiet to
-    us while their reports wait behind a backlog (a replay, an outage), so nobody has settled
-    until it is taken in: at scale 100 the sweep had issued 12 sessions' worth to people whose
-    last 4 reports were still queued (docs/performance.md).
-
-    `reports_in_hand`: some report taken from the queues may not be written yet (a handler backing
-    off through a database blip, another replica's prefetch): its participant looks quiet too.
-    The sweep learns it from every replica's heartbeat (shared/inflight.py, decision 0003)."""
+    `reports_pending`: some input report may not be written yet, and its participant looks quiet
+    to us: still queued behind a backlog (a replay, an outage: at scale 100 the sweep had issued 12
+    sessions' worth to people whose last 4 reports were still queued, docs/performance.md), or
+    taken from the queue but not yet written (a handler backing off through a database blip,
+    another replica's prefetch). The sweep learns both from the broker's count and every
+    replica's heartbeat (shared/inflight.py, decision 0003)."""
     now = _now(now)
-    if reports_waiting or reports_in_hand or not program.is_closed(now):
+    if reports_pending or not program.is_closed(now):
         return []
     done = []
     for nip in await book.settled_candidates(program.id, quiet_since=now - settle, limit=limit):

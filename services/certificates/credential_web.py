@@ -70,7 +70,7 @@ def credential_router(links: domain.Links, keys, rate_limit: str, known_program=
             raise HTTPException(404, "no such status list")
         seqs = await request.app.state.certificates.invalidated_seqs(program_id, revision)
         vc = credentials.status_list_credential(urls, program_id, revision, [s - 1 for s in seqs], dt.datetime.now(dt.UTC))
-        jwt = await asyncio.to_thread(keys.sign, credentials.status_list_claims(vc))
+        jwt = await asyncio.to_thread(keys.sign, credentials.jwt_claims(vc))
         # Short-lived caching: a revocation shows within a minute; the list itself is small (gzip).
         return Response(jwt, media_type=credentials.MEDIA_TYPE, headers={**PUBLIC, "Cache-Control": "public, max-age=60"})
 

@@ -167,9 +167,18 @@ def credential(program: Program, cert: Certificate, links: Links, salt: str) -> 
 
 
 def jwt_claims(vc: dict) -> dict:
-    """OB 3.0 §8.2.2: the credential itself is the JWT payload, plus iss, jti, nbf and sub."""
-    nbf = int(dt.datetime.fromisoformat(vc["validFrom"]).timestamp())
-    return {**vc, "iss": vc["issuer"]["id"], "jti": vc["id"], "nbf": nbf, "sub": vc["credentialSubject"]["id"]}
+    """OB 3.0 §8.2.2 / VC-JOSE: the credential itself is the JWT payload, plus iss, jti, nbf and
+    sub, and exp where it has a `validUntil` (the status lists). Its issuer is a Profile or a URL."""
+    issuer = vc["issuer"]
+    claims = {**vc, "iss": issuer["id"] if isinstance(issuer, dict) else issuer, "jti": vc["id"],
+              "nbf": _epoch(vc["validFrom"]), "sub": vc["credentialSubject"]["id"]}  # fmt: skip
+    if "validUntil" in vc:
+        claims["exp"] = _epoch(vc["validUntil"])
+    return claims
+
+
+def _epoch(moment: str) -> int:
+    return int(dt.datetime.fromisoformat(moment).timestamp())
 
 
 def encode_list(indices, bits: int = MIN_LIST_BITS) -> str:
@@ -217,12 +226,6 @@ def status_list_credential(urls: CredentialLinks, program_id: str, revision: int
 
 STATUS_LIST_SKEW = dt.timedelta(minutes=5)
 STATUS_LIST_LIFETIME = dt.timedelta(days=1)
-
-
-def status_list_claims(vc: dict) -> dict:
-    nbf = int(dt.datetime.fromisoformat(vc["validFrom"]).timestamp())
-    exp = int(dt.datetime.fromisoformat(vc["validUntil"]).timestamp())
-    return {**vc, "iss": vc["issuer"], "jti": vc["id"], "nbf": nbf, "exp": exp, "sub": vc["credentialSubject"]["id"]}
 
 
 def linkedin_url(program: Program | None, cert: Certificate, links: Links) -> str:

@@ -7,7 +7,7 @@ from typing import Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.ordering import order_key
+from shared.ordering import from_order_key, order_key
 from shared.roster import Participant, first_receipt, participant_key, save_if_newer
 
 
@@ -75,5 +75,5 @@ def _entry(doc: dict | None) -> RosterEntry:
         return RosterEntry(None)
     participant = Participant(**{k: doc.get(k) for k in Participant.__dataclass_fields__}) if doc.get("name") else None
     withdrawn = doc.get("withdrawn_at")
-    at = dt.datetime.strptime(withdrawn, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC) if withdrawn else None
+    at = from_order_key(withdrawn) if withdrawn else None
     return RosterEntry(participant, at, doc.get("withdrawal_reason"))
