@@ -106,14 +106,19 @@ async def bare_database(mongodb_url: str, n: int) -> float:
     return n / elapsed
 
 
+def _sample_certificate(now: dt.datetime) -> domain.Certificate:
+    """One numbered certificate, as the bare-path measurements render it."""
+    return domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
+                              nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
+                              unit_kerja="Satker 001", sessions=tuple(range(1, 15)), jp=28, completed_at=now,
+                              issued_at=now).numbered(PROGRAM, 1)  # fmt: skip
+
+
 def bare_renderer(n: int, signing: tuple[Path, str]) -> float:
     """The same template to a finished PDF in process: rendered and signed, as the service does."""
     renderer = SignedRenderer(TypstRenderer(), PdfSigner(*signing))
     now = dt.datetime.now(dt.UTC)
-    cert = domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
-                              nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
-                              unit_kerja="Satker 001", sessions=tuple(range(1, 15)), jp=28, completed_at=now,
-                              issued_at=now).numbered(PROGRAM, 1)  # fmt: skip
+    cert = _sample_certificate(now)
     content = domain.content(PROGRAM, cert, domain.Links("http://127.0.0.1:8000"))
     renderer.render_sync(PROGRAM.template, content, now)  # the first compile loads fonts
     started = time.perf_counter()
@@ -131,10 +136,7 @@ def bare_credential(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
     keys = IssuerKeys(keys_dir, credentials.CredentialLinks(links).jwks())
     renderer = SignedRenderer(TypstRenderer(), PdfSigner(*signing))
     now = dt.datetime.now(dt.UTC)
-    cert = domain.Certificate(certificate_id=str(uuid.uuid4()), code=domain.new_code(), program_id=PROGRAM.id,
-                              nip="198503122010011004", revision=1, name="Peserta 000001", jenjang="ahli_muda",
-                              unit_kerja="Satker 001", sessions=tuple(range(1, 15)), jp=28, completed_at=now,
-                              issued_at=now).numbered(PROGRAM, 1)  # fmt: skip
+    cert = _sample_certificate(now)
     content = domain.content(PROGRAM, cert, links)
 
     def plain(i):

@@ -156,6 +156,10 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         wanted = request.query_params.get("program")
         return programs.get(wanted) if wanted in programs else next(iter(programs))
 
+    def form_program(form, request: Request) -> Program:
+        """The program a posted form names, else the page's (or the first)."""
+        return programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+
     def see(path: str, **query) -> RedirectResponse:
         return RedirectResponse(PREFIX + path + (("?" + urlencode(query)) if query else ""), status_code=303)
 
@@ -274,7 +278,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def roster_check(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         upload = form.get("berkas")
         if upload is None or not getattr(upload, "filename", None):
             return page(request, "roster.html", session, 400, program=program, upload_error="Pilih berkas CSV atau XLSX.")
@@ -298,7 +302,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def roster_import(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         pending = session.pending_upload
         if pending is None or pending[0] != form.get("token"):
             return page(request, "roster.html", session, 409, program=program,
@@ -311,7 +315,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def roster_put(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         body = {"nip": form.get("nip", "").strip(), "name": form.get("nama", "").strip(),
                 "jenjang": form.get("jenjang", ""), "unit_kerja": form.get("unit_kerja", "").strip()}  # fmt: skip
         if form.get("email", "").strip():
@@ -331,7 +335,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def roster_withdraw(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         body = {"nip": form.get("nip", "").strip(), "reason": form.get("alasan", "").strip()}
         if form.get("yakin") != "ya":
             return page(request, "roster.html", session, 400, program=program,
@@ -354,7 +358,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def participant_search(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         query = " ".join(str(form.get("q", "")).split())
         if NIP_RE.match(query):
             return await participant_detail(request, session, program, query)
@@ -369,7 +373,7 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     async def participant_chosen(request: Request):
         session = signed_in(request)
         form = await checked_form(request, session)
-        program = programs.get(form.get("program")) if form.get("program") in programs else default_program(request)
+        program = form_program(form, request)
         nip = str(form.get("nip", "")).strip()
         if not NIP_RE.match(nip):
             return page(request, "participant.html", session, 400, program=program, error="NIP harus 18 angka.")
