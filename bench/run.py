@@ -30,9 +30,10 @@ from devstack import processes, servers
 from devstack.rabbit import fresh_vhost
 from devstack.upstream import Upstream, cloud_event
 from services.certificates import credentials, domain
-from services.certificates.issuer_keys import IssuerKeys, make_key
+from devstack.keys import make_key, make_self_signed
+from services.certificates.issuer_keys import IssuerKeys
 from services.certificates.renderer import SignedRenderer, TypstRenderer
-from services.certificates.signing import PdfSigner, make_self_signed
+from services.certificates.signing import PdfSigner
 from shared import contract
 from shared.events import completed_event_id
 from shared.messaging import amqp_user

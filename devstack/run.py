@@ -185,7 +185,7 @@ def _signing_key(env: dict, data_dir: Path) -> None:
     """A self-signed PAdES key on first start, unless SIGNING_PKCS12_PATH names a real one."""
     if env.get("SIGNING_PKCS12_PATH"):
         return
-    from services.certificates.signing import make_self_signed
+    from devstack.keys import make_self_signed
 
     path, secret = data_dir / "signing.p12", data_dir / "signing-passphrase"
     if not path.exists():
@@ -200,7 +200,7 @@ def _credential_keys(env: dict, data_dir: Path) -> None:
     """An Open Badges credential key on first start, unless CREDENTIAL_KEYS_DIR names real ones."""
     if env.get("CREDENTIAL_KEYS_DIR"):
         return
-    from services.certificates.issuer_keys import make_key
+    from devstack.keys import make_key
 
     directory = data_dir / "credential-keys"
     if not any(directory.glob("*.pem")):

@@ -105,6 +105,14 @@ def amqp_user(amqp_url: str) -> str:
     return unquote(urlsplit(amqp_url).username or "") or "guest"
 
 
+class Refused(Exception):
+    """A well-formed event this service must not act on: dead-lettered with `reason`, then acked."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Unroutable(Exception):
     """The broker returned a mandatory publish: no queue is bound for its routing key, so nobody got it."""
 
@@ -201,16 +209,20 @@ class DeadLetters:
             self._metrics.dead_lettered(queue_name)
 
 
-# The object store refuses our key (rotated, mistyped): no message is at fault, so the work waits,
-# but nobody but an operator can fix it, so it is alerted on (error log, metric, /readyz).
-S3_CREDENTIAL_ERRORS = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
-_S3_BUSY = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"})
+# Kinds of dependency failure a service adds for its own adapters (the certificate service's
+# object store: services/certificates/storage.py). Each says what an exception is, or None.
+_classifiers: list[Callable[[BaseException], str | None]] = []
+
+
+def classify_failures(classifier: Callable[[BaseException], str | None]) -> Callable[[BaseException], str | None]:
+    """Register `classifier` with `dependency_error` (a decorator, applied where the adapter is defined)."""
+    _classifiers.append(classifier)
+    return classifier
 
 
 def dependency_error(exc: BaseException) -> str | None:
     """What kind of dependency failure `exc` is (`credentials`, `server`, `connection`), or None
     when it is not one (then it is about the message or a bug)."""
-    from minio.error import InvalidResponseError, S3Error, ServerError
     from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, WTimeoutError
     from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -218,17 +230,7 @@ def dependency_error(exc: BaseException) -> str | None:
         return "connection"
     if isinstance(exc, (Urllib3Error, ConnectionError, TimeoutError)):
         return "connection"
-    if isinstance(exc, ServerError):  # an HTTP error status without an S3 error code (5xx, 429)
-        return "server"
-    if isinstance(exc, S3Error):
-        if exc.code in S3_CREDENTIAL_ERRORS:
-            return "credentials"
-        status = getattr(exc.response, "status", None) or 0
-        return "server" if status >= 500 or status == 429 or exc.code in _S3_BUSY else None
-    if isinstance(exc, InvalidResponseError):  # a non-XML answer, e.g. a proxy's 502 page
-        status = int(getattr(exc, "_code", 0) or 0)
-        return "server" if status >= 500 or status == 429 else None
-    return None
+    return next((kind for classify in _classifiers if (kind := classify(exc))), None)
 
 
 def is_transient(exc: BaseException) -> bool:

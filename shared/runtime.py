@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Generic, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
+from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.schemas import Channel
 from pymongo import AsyncMongoClient
@@ -21,18 +23,34 @@ from .auth import OperatorKeys, operator_dependency
 from .http import HeadAsGet, add_security_headers
 from .events import InvalidEvent, decode, event_identity
 from .inflight import InFlight
-from .messaging import DeadLetters, RabbitPublisher, amqp_user, declare_announcement_log, declare_dead_letter_queue
+from .messaging import (
+    EVENTS,
+    DeadLetters,
+    RabbitPublisher,
+    Refused,
+    amqp_user,
+    consumer_queue,
+    consumes,
+    declare_announcement_log,
+    declare_dead_letter_queue,
+    raw_body,
+    retry_transient,
+)
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .programs import Programs
 from .settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
+P = TypeVar("P")  # a service's Ports: its adapters, built once in the lifespan
+Handler = Callable[..., Awaitable[None]]  # (envelope, data) of one accepted event
 
 
-class Runtime:
+class Runtime(Generic[P]):
     def __init__(self, service: str, settings: ServiceSettings):
         self.service = service
         self.settings = settings
+        self.programs = Programs.load(settings.programs_dir)
         self.log = logs.configure(service, settings.log_level)
         self.broker = RabbitBroker(
             settings.amqp_url,
@@ -47,6 +65,8 @@ class Runtime:
         self.publisher = RabbitPublisher(self.broker, self.metrics, user_id=self.user)
         self.dead_letters = DeadLetters(self.broker, service, self.metrics, user_id=self.user)
         self.queues: list[str] = []
+        self.inputs: dict[str, RabbitQueue] = {}  # routing key -> the queue this service consumes it from
+        self._ports: P | None = None
         self.mongo: AsyncMongoClient | None = None
         self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
         self._tasks: list[asyncio.Task] = []
@@ -58,6 +78,60 @@ class Runtime:
         name = f"{self.service}.{routing_key}"
         self.queues.append(name)
         return name
+
+    def ports(self) -> P:
+        """The service's adapters, once the lifespan has built them (connections are made there,
+        never at import or construction). Subscribers call it; routes take it as a dependency."""
+        if self._ports is None:
+            raise RuntimeError("the service has not started: its ports are built in the lifespan")
+        return self._ports
+
+    def consume(self, routing_key: str, data_type: type, *, publishers: frozenset[str] | None = None):
+        """One subscription as one declaration, over `async def handler(envelope, data)`.
+
+        It declares the quorum queue (dead-lettering, delivery limit) and the manual ack, settled
+        after the handler's effects (`settling`); it decodes and checks the event (`accept`: bad
+        input is dead-lettered with its reason, the handler never sees it); it waits out transient
+        outages in place (`retry_transient`), so the handler must be idempotent, as redelivery
+        needs anyway. A handler raises `Refused(reason)` for a well-formed event it must not act on.
+        `publishers`: the AMQP logins trusted to produce this event (see `accept`)."""
+        queue = consumer_queue(self.queue_name(routing_key), routing_key, self.settings.delivery_limit)
+        self.inputs[routing_key] = queue
+        accepted = {contract.TYPE_BY_ROUTING_KEY[routing_key]: data_type}
+
+        def declare(handler: Handler) -> Handler:
+            async def subscriber(body: bytes) -> None:
+                async with self.settling(queue.name) as message:
+                    if not (decoded := await self.accept(body, message, queue.name, accepted, self.programs, publishers)):
+                        return
+                    try:
+                        await retry_transient(lambda: handler(*decoded))
+                    except Refused as e:
+                        await self.dead_letters.reject(message, queue.name, e.reason)
+
+            # Not functools.wraps: FastStream reads the signature (raw bytes) and, from the name,
+            # the AsyncAPI channel title (OnAttended...), which docs/asyncapi keeps.
+            subscriber.__name__ = subscriber.__qualname__ = handler.__name__
+            self.broker.subscriber(queue, EVENTS, ack_policy=AckPolicy.MANUAL, decoder=raw_body,
+                                   description=consumes(routing_key))(subscriber)  # fmt: skip
+            return handler
+
+        return declare
+
+    def lifespan(self, bootstrap: Callable[[], Awaitable[P]], background: Callable[[P], Iterable[Awaitable[None]]] = lambda _: ()):
+        """The FastAPI lifespan: build the ports (`bootstrap` connects, waits for its dependencies
+        and prepares indexes), start consuming, then the background jobs (outbox relay, sweep)."""
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: FastAPI):
+            self._ports = await bootstrap()
+            await self.start_consuming()
+            for job in background(self._ports):
+                self.spawn(job)
+            yield
+            await self.stop()
+
+        return lifespan
 
     @property
     def db(self) -> AsyncDatabase:

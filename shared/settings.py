@@ -1,7 +1,6 @@
 """One typed settings object per service, read from the environment (names in UPPER_CASE)."""
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,25 +41,6 @@ class ServiceSettings(BaseSettings):
     completed_publishers: str = "humas-attendance,humas-operator"
     # Proxies whose X-Forwarded-For is believed (uvicorn): the compose gateway, or a local one.
     forwarded_allow_ips: str = "127.0.0.1"
-
-
-class S3Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
-
-    s3_endpoint: str = "http://127.0.0.1:8333"
-    s3_access_key: str = ""
-    s3_secret_key: str = ""
-    s3_bucket: str = "certificates"
-    s3_region: str = "us-east-1"
-
-    @property
-    def s3_host(self) -> str:
-        parts = urlsplit(self.s3_endpoint if "://" in self.s3_endpoint else f"http://{self.s3_endpoint}")
-        return parts.netloc
-
-    @property
-    def s3_secure(self) -> bool:
-        return self.s3_endpoint.startswith("https://")
 
 
 def names(value: str) -> frozenset[str]:

@@ -86,7 +86,7 @@ class SigningKey:
 @pytest.fixture(scope="session")
 def signing_key(tmp_path_factory) -> SigningKey:
     """A self-signed PKCS#12 key, as the local run makes on first start."""
-    from services.certificates.signing import make_self_signed
+    from devstack.keys import make_self_signed
 
     key = SigningKey(tmp_path_factory.mktemp("signing") / "signing.p12", uuid.uuid4().hex)
     make_self_signed(key.path, key.passphrase)
@@ -96,7 +96,7 @@ def signing_key(tmp_path_factory) -> SigningKey:
 @pytest.fixture(scope="session")
 def credential_keys(tmp_path_factory) -> Path:
     """A directory with one credential signing key (RSA, PEM), as the local run makes on first start."""
-    from services.certificates.issuer_keys import make_key
+    from devstack.keys import make_key
 
     directory = tmp_path_factory.mktemp("credential-keys")
     make_key(directory / "2026-01-01.pem")

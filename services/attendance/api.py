@@ -3,6 +3,7 @@ attendance sheet of a session, and counts per jenjang and unit kerja. NIPs go in
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from shared.http import known_program
 from shared.programs import Program, Programs
 
 from . import domain
+from .bootstrap import Ports
 from .repository import Record
 
 
@@ -19,7 +21,8 @@ class ProgressQuery(BaseModel):
     nip: str
 
 
-def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt.datetime.now(dt.UTC).date()) -> APIRouter:
+def attendance_router(programs: Programs, operator, ports: Callable[[], Ports],
+                      today=lambda: dt.datetime.now(dt.UTC).date()) -> APIRouter:  # fmt: skip
     router = APIRouter(prefix="/api/attendance", tags=["attendance (operators)"], dependencies=[Depends(operator)])
 
     known = known_program(programs)
@@ -39,7 +42,7 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
         offset: int = Query(0, ge=0),
     ) -> dict:
         matching = []
-        async for record in deps["reports"].records(program.id):
+        async for record in ports().reports.records(program.id):
             p = progress_of(program, record)
             who = p.participant
             if (jenjang and (not who or who.jenjang != jenjang)) or (unit_kerja and (not who or who.unit_kerja != unit_kerja)):
@@ -53,7 +56,7 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
 
     @router.post("/{program_id}/progress", summary="One participant's progress (the NIP in the body)")
     async def one(body: ProgressQuery, program: Program = Depends(known)) -> dict:
-        record = await deps["reports"].record(program.id, body.nip)
+        record = await ports().reports.record(program.id, body.nip)
         if record is None:
             raise HTTPException(404, "no attendance or enrolment for this NIP in this program")
         return _progress_json(program, progress_of(program, record))
@@ -64,7 +67,7 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
             raise HTTPException(404, f"session must be between 1 and {program.session_count}")
         session = program.sessions[number - 1]
         rows = []
-        async for r in deps["reports"].records(program.id):
+        async for r in ports().reports.records(program.id):
             if number in r.presence:
                 rows.append({**_who(r.nip, r.participant), "minutes": r.presence[number] or None,
                              "counted": number in r.counted})  # fmt: skip
@@ -77,7 +80,7 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
         by_jenjang: dict[str, Counter] = defaultdict(Counter)
         by_unit: dict[str, Counter] = defaultdict(Counter)
         total: Counter = Counter()
-        async for record in deps["reports"].records(program.id):
+        async for record in ports().reports.records(program.id):
             p = progress_of(program, record)
             if p.participant is None:
                 continue  # attendance reported for someone not (yet) enrolled: not on the roster
@@ -93,7 +96,7 @@ def attendance_router(programs: Programs, operator, deps: dict, today=lambda: dt
         present, counted = Counter(), Counter()
         outlook: dict[str, dict[str, Counter]] = {"by_jenjang": defaultdict(Counter), "by_unit_kerja": defaultdict(Counter)}
         total: Counter = Counter()
-        async for record in deps["reports"].records(program.id):
+        async for record in ports().reports.records(program.id):
             present.update(record.presence.keys())
             counted.update(record.counted)
             p = progress_of(program, record)

@@ -1,7 +1,9 @@
 """Completion: pure rules, no I/O."""
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.events import CompletedData
 from shared.programs import Program
@@ -15,6 +17,20 @@ class Presence:
     session: int
     minutes: int | None
     counts: bool
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """What completion needs to know about one participant of one program."""
+
+    program_id: str
+    nip: str
+    participant: Participant | None  # None until the enrollment arrives
+    counted: frozenset[int]
+    completed: bool = False
+    eligible: bool = False  # stored flag: a sweep candidate (the rule met, waiting to settle)
+    withdrawn: bool = False
+    withdrawn_before_end: bool = False  # before the last session: see withdrawal_stops_completion
 
 
 def presence(program: Program, nip: str, session: int, minutes: int | None) -> Presence:
@@ -68,6 +84,45 @@ def withdrawal_stops_completion(
     left before the course was over. Decided from the events' own dates, never from which was
     processed first (docs/decisions/0010-event-times-and-withdrawal.md)."""
     return withdrawn_before_end and not completes_despite_withdrawal(program, counted)
+
+
+class Outcome(enum.Enum):
+    COMPLETE = "complete"
+    ELIGIBLE_WAITING = "eligible_waiting"  # the rule is met; more JP may come until closed and settled
+    NOT_YET = "not_yet"  # too few sessions so far
+    NEVER = "never"  # no more sessions change it (Verdict.why); not_enrolled lasts until the enrollment
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    # What the stored `eligible` flag should say. It is the sweep's candidate list, so a flag
+    # left set where nothing can complete would hold a place in every sweep chunk.
+    eligible: bool
+    completed: CompletedData | None = None  # COMPLETE only
+    # COMPLETE with every session: the completion write must not yield to a withdrawal before the
+    # end that landed first, or the outcome would depend on the order (completes_despite_withdrawal).
+    despite_withdrawal: bool = False
+    why: Literal["not_enrolled", "completed", "withdrawn_before_end"] | None = None  # NEVER only
+
+
+def verdict(program: Program, attendee: Attendee, now: dt.datetime, *, settled: bool = False) -> Verdict:
+    """Whether to complete the attendee now (`completion` says when), and what the stored flag
+    should become. Completion needs both the enrollment and the counted sessions, in whichever
+    order they arrive: not enrolled yet is NEVER for now, and the enrollment asks again."""
+    if attendee.participant is None:
+        return Verdict(Outcome.NEVER, eligible=False, why="not_enrolled")
+    if attendee.completed:
+        return Verdict(Outcome.NEVER, eligible=False, why="completed")
+    if withdrawal_stops_completion(program, attendee.withdrawn_before_end, attendee.counted):
+        return Verdict(Outcome.NEVER, eligible=False, why="withdrawn_before_end")
+    counted = set(attendee.counted)
+    if (data := completion(program, attendee.participant, counted, now, settled=settled)) is not None:
+        return Verdict(Outcome.COMPLETE, eligible=False, completed=data,
+                       despite_withdrawal=completes_despite_withdrawal(program, counted))  # fmt: skip
+    if program.completion.is_complete(counted):
+        return Verdict(Outcome.ELIGIBLE_WAITING, eligible=True)
+    return Verdict(Outcome.NOT_YET, eligible=False)
 
 
 @dataclass(frozen=True)

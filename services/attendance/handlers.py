@@ -16,7 +16,7 @@ from shared.ordering import event_key, rank
 from shared.roster import Participant, participant_key
 
 from . import domain
-from .repository import AttendanceBook, Attendee
+from .repository import AttendanceBook
 
 SOURCE = "/services/attendance"
 
@@ -61,24 +61,18 @@ async def record_withdrawal(data: WithdrawnData, program: Program, book: Attenda
 
 
 async def complete_if_due(
-    program: Program, attendee: Attendee, book: AttendanceBook, now: dt.datetime, *, settled: bool = False
+    program: Program, attendee: domain.Attendee, book: AttendanceBook, now: dt.datetime, *, settled: bool = False
 ) -> CloudEvent | None:
-    """Completion needs both the enrolment and the counted sessions, in whichever order they
-    arrive; the conditional write in `mark_completed` makes it happen once, across replicas."""
-    stopped = domain.withdrawal_stops_completion(program, attendee.withdrawn_before_end, attendee.counted)
-    if attendee.participant is None or attendee.completed or stopped:
-        if attendee.eligible:  # stale (left by an older version): it would hold a place in every sweep chunk
-            await book.set_eligible(program.id, attendee.nip, False)
+    """Ask the verdict, write it. The conditional write in `mark_completed` makes a completion
+    happen once, across replicas."""
+    verdict = domain.verdict(program, attendee, now, settled=settled)
+    if verdict.outcome is not domain.Outcome.COMPLETE:
+        if verdict.eligible != attendee.eligible:  # written once per participant, not per event
+            await book.set_eligible(program.id, attendee.nip, verdict.eligible)
         return None
-    data = domain.completion(program, attendee.participant, set(attendee.counted), now, settled=settled)
-    if data is None:
-        eligible = program.completion.is_complete(set(attendee.counted))
-        if eligible != attendee.eligible:  # written once per participant, not per event
-            await book.set_eligible(program.id, attendee.nip, eligible)
-        return None
-    event = new_event(contract.COMPLETED, SOURCE, data, id=completed_event_id(program.id, attendee.nip))
-    despite = domain.completes_despite_withdrawal(program, attendee.counted)
-    return event if await book.mark_completed(program.id, attendee.nip, event, despite_withdrawal=despite) else None
+    event = new_event(contract.COMPLETED, SOURCE, verdict.completed, id=completed_event_id(program.id, attendee.nip))
+    written = await book.mark_completed(program.id, attendee.nip, event, despite_withdrawal=verdict.despite_withdrawal)
+    return event if written else None
 
 
 SWEEP_CHUNK = 256

@@ -20,23 +20,9 @@ from shared.outbox import with_outbox
 from shared.ordering import order_key
 from shared.roster import Participant, first_receipt, participant_key, save_if_newer
 
-from .domain import Presence
+from .domain import Attendee, Presence
 
 AFTER = ReturnDocument.AFTER
-
-
-@dataclass(frozen=True)
-class Attendee:
-    """What completion needs to know about one participant of one program."""
-
-    program_id: str
-    nip: str
-    participant: Participant | None
-    counted: frozenset[int]
-    completed: bool = False
-    eligible: bool = False
-    withdrawn: bool = False
-    withdrawn_before_end: bool = False  # before the last session: see domain.withdrawal_stops_completion
 
 
 class AttendanceBook(Protocol):

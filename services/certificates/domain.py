@@ -264,3 +264,34 @@ def public_view(program: Program | None, cert: Certificate, links: Links, curren
         # While it is a specimen the PDF says CONTOH: the page must not call it official.
         "specimen": cert.specimen if cert.specimen is not None else bool(program and program.signer.specimen),
     }
+
+
+# History: what happened to a revision, when, by whom and why, one entry per action, kept in
+# the certificate's own record (`history.<action>`) and shown to operators oldest first.
+# Times are ISO text in UTC (how the record stores times written by updates).
+
+
+def _iso(at: dt.datetime | str) -> str:
+    return at if isinstance(at, str) else at.astimezone(dt.UTC).isoformat()
+
+
+def issued_entry(issued_at: dt.datetime, sha256: str) -> dict:
+    return {"at": _iso(issued_at), "sha256": sha256}
+
+
+def reissued_entry(old: Certificate, corrections: dict, reason: str, by: str, at: dt.datetime) -> dict:
+    return {"at": _iso(at), "by": by, "reason": reason, "supersedes": old.certificate_id, "corrected": sorted(corrections)}
+
+
+def revoked_entry(at: dt.datetime | str, by: str, reason: str) -> dict:
+    return {"at": _iso(at), "by": by, "reason": reason}
+
+
+def superseded_entry(new_id: str, revision: int, at: dt.datetime | str, by: str, reason: str) -> dict:
+    """The old revision's end: made by the re-issue that wrote `new_id`, with its time, operator and reason."""
+    return {"at": _iso(at), "by": by, "reason": reason, "by_revision": revision, "superseded_by": new_id}
+
+
+def history(entries: dict | None) -> list[dict]:
+    """The stored `history.<action>` entries as the operator reads them: oldest first."""
+    return sorted(({"action": action, **entry} for action, entry in (entries or {}).items()), key=lambda e: e["at"])

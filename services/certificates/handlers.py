@@ -28,10 +28,6 @@ class Issuing:
     credential_keys: object | None = None  # IssuerKeys: with them, each revision gets its Open Badges credential
 
 
-class NotFound(LookupError):
-    pass
-
-
 async def issue_certificate(
     data: CompletedData, program: Program, deps: Issuing, now: dt.datetime | None = None
 ) -> tuple[domain.Certificate, CloudEvent | None]:
@@ -66,16 +62,8 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     return stored, event if stored.sha256 == sha256 else None
 
 
-async def _by_code(code: str, deps: Issuing) -> domain.Certificate:
-    cert = await deps.certificates.by_code(code)
-    if cert is None:
-        raise NotFound("unknown certificate")
-    return cert
-
-
-async def revoke_certificate(code: str, reason: str, by: str, deps: Issuing,
+async def revoke_certificate(cert: domain.Certificate, reason: str, by: str, deps: Issuing,
                              now: dt.datetime | None = None) -> tuple[domain.Certificate, CloudEvent]:  # fmt: skip
-    cert = await _by_code(code, deps)
     domain.revocable(cert)
     data = domain.revoked_data(cert, reason, now or dt.datetime.now(dt.UTC))
     event = new_event(contract.CERTIFICATE_REVOKED, SOURCE, data, id=domain.revoked_event_id(cert), time=data.revoked_at)
@@ -83,18 +71,17 @@ async def revoke_certificate(code: str, reason: str, by: str, deps: Issuing,
 
 
 async def reissue_certificate(
-    code: str, corrections: dict, reason: str, by: str, program: Program, deps: Issuing, now: dt.datetime | None = None
+    old: domain.Certificate, corrections: dict, reason: str, by: str, program: Program, deps: Issuing,
+    now: dt.datetime | None = None,
 ) -> tuple[domain.Certificate, CloudEvent | None]:
     """A new revision with the corrected data; the old one becomes superseded. A repeat (or a
     retry after a crash) finishes or returns the same revision: there is only ever one revision
     after a given one (its holder key is unique). Other corrections than that revision's: 409."""
-    old = await _by_code(code, deps)
     new = await deps.certificates.successor(old)
     if new is None:
         now = now or dt.datetime.now(dt.UTC)
         draft = domain.revised(old, corrections, now)
-        history = {"reissued": {"at": now.astimezone(dt.UTC).isoformat(), "by": by, "reason": reason,
-                                "supersedes": old.certificate_id, "corrected": sorted(corrections)}}  # fmt: skip
+        history = {"reissued": domain.reissued_entry(old, corrections, reason, by, now)}
         new = await deps.certificates.add_or_get(draft, history)  # a concurrent re-issue's, if it came first
     domain.repeated_reissue(old, corrections, new)
     await deps.certificates.begin_supersede(old, new)

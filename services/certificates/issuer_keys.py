@@ -3,13 +3,11 @@
 Rotation: add a key file whose name sorts last (e.g. `2027-01-01.pem`); it signs from the next
 start, and every key in the directory stays in the public JWKS, so credentials signed by an older
 key keep verifying. Remove a key only when nothing it signed needs to verify any more. The local
-run and the tests make one key on first start (`make_key`).
+run and the tests make one key on first start (`devstack.keys.make_key`).
 """
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -47,13 +45,3 @@ class IssuerKeys:
     def public_key(self, thumbprint: str) -> dict | None:
         """The public JWK a `kid` names, or None."""
         return next((key.as_dict(private=False) for key in self._keys if key.kid.endswith(f"/keys/{thumbprint}")), None)
-
-
-def make_key(path: Path) -> Path:
-    """A new 2048-bit RSA key in PEM (PKCS#8), readable by its owner only."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))  # fmt: skip
-    path.chmod(0o600)
-    return path

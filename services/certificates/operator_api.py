@@ -4,7 +4,7 @@ re-issue, and a program's certificates as a streamed ZIP or as CSV for HR record
 import io
 import zipfile
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -18,6 +18,7 @@ from shared.http import known_program
 from shared.programs import Program, Programs
 
 from . import domain, handlers
+from .bootstrap import Ports
 
 SIASN_COLUMNS = ("nip", "namaKursus", "institusiPenyelenggara", "jenisKursus", "jumlahJam", "nomorSertipikat",
                  "tahunKursus", "tanggalKursus", "tanggalSelesaiKursus")  # fmt: skip
@@ -43,7 +44,7 @@ class ReissueIn(BaseModel):
     unit_kerja: Text200 | None = None
 
 
-def operator_router(programs: Programs, operator, state: dict, publish) -> APIRouter:
+def operator_router(programs: Programs, operator, ports: Callable[[], Ports], publish) -> APIRouter:
     """`publish(cert, routing_key, event)` sends what the outbox holds for that certificate."""
     router = APIRouter(prefix="/api/certificates", tags=["certificates (operators)"])
     guarded = [Depends(operator)]
@@ -51,7 +52,7 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
     known = known_program(programs)
 
     def summary(cert: domain.Certificate) -> dict:
-        links: domain.Links = state["issuing"].links
+        links = ports().links
         return {
             "certificate_id": cert.certificate_id, "code": cert.code, "program_id": cert.program_id,
             "number": cert.number, "revision": cert.revision, "status": cert.status, "nip": cert.nip,
@@ -72,19 +73,19 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         offset: int = Query(0, ge=0),
     ) -> dict:
         filters = {"program_id": program_id, "status": status, "jenjang": jenjang, "unit_kerja": unit_kerja}
-        total, certs = await state["repo"].find(filters, limit, offset)
+        total, certs = await ports().certificates.find(filters, limit, offset)
         return {"total": total, "limit": limit, "offset": offset, "certificates": [summary(c) for c in certs]}
 
     @router.get("/{code}", dependencies=guarded, summary="One certificate with its history (who, when, why)")
     async def detail(code: str) -> dict:
         cert = await _cert(code)
-        return {**summary(cert), "history": await state["repo"].history(cert.certificate_id)}
+        return {**summary(cert), "history": await ports().certificates.history(cert.certificate_id)}
 
     @router.post("/{code}/revoke", summary="Revoke: status becomes revoked, `certificate.revoked` is published")
     async def revoke(code: str, body: RevokeIn, who: str = Depends(operator)) -> dict:
-        await _cert(code)
+        cert = await _cert(code)
         try:
-            cert, event = await handlers.revoke_certificate(code, body.reason, who, state["issuing"])
+            cert, event = await handlers.revoke_certificate(cert, body.reason, who, ports().issuing)
         except domain.NotAllowed as e:
             raise HTTPException(409, str(e)) from None
         await publish(cert, contract.CERTIFICATE_REVOKED, event)
@@ -96,7 +97,7 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         corrections = body.model_dump(exclude={"reason"}, exclude_none=True)
         program = programs.get(old.program_id)
         try:
-            cert, event = await handlers.reissue_certificate(code, corrections, body.reason, who, program, state["issuing"])
+            cert, event = await handlers.reissue_certificate(old, corrections, body.reason, who, program, ports().issuing)
         except domain.NotAllowed as e:
             raise HTTPException(409, str(e)) from None
         if event is not None:
@@ -110,8 +111,8 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
 
         async def rows() -> AsyncIterator[str]:
             yield "\ufeff" + _csv_line(EXPORT_COLUMNS)  # BOM: Excel opens it as UTF-8
-            links: domain.Links = state["issuing"].links
-            async for c in state["repo"].each(program_id, status):
+            links = ports().links
+            async for c in ports().certificates.each(program_id, status):
                 yield _csv_line((c.number, c.nip, c.name, c.jenjang, c.unit_kerja, c.jp, domain.tanggal(c.issued_at),
                                  domain.STATUS_WORDS.get(c.status, c.status), c.revision, links.verify(c.code)))  # fmt: skip
 
@@ -127,8 +128,8 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         """One certificate at a time: fetched, written, handed on. Memory holds one PDF."""
         sink = _Sink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
-            async for cert in state["repo"].each(program_id, "valid"):
-                pdf = await state["issuing"].store.get(cert.object_key)
+            async for cert in ports().certificates.each(program_id, "valid"):
+                pdf = await ports().store.get(cert.object_key)
                 filename = f"{cert.number.replace('/', '-')}.pdf"  # the number, no personal data
                 archive.writestr(zipfile.ZipInfo(filename, date_time=cert.issued_at.timetuple()[:6]), pdf)
                 yield sink.take()
@@ -136,14 +137,14 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
 
     @router.post("/search", dependencies=guarded, summary="One participant's certificates (the NIP in the body)")
     async def search(body: SearchIn) -> dict:
-        total, certs = await state["repo"].find({"program_id": body.program_id, "nip": body.nip}, 100, 0)
+        total, certs = await ports().certificates.find({"program_id": body.program_id, "nip": body.nip}, 100, 0)
         return {"total": total, "certificates": [summary(c) for c in certs]}
 
     @router.get("/timeline/{program_id}", dependencies=guarded, summary="For the console: issues per minute and status counts")
     async def timeline(program: Program = Depends(known)) -> dict:
         per_minute: Counter = Counter()
         status: Counter = Counter()
-        async for c in state["repo"].each(program.id, None):
+        async for c in ports().certificates.each(program.id, None):
             status[c.status] += 1
             if c.revision == 1 and c.issued:  # a re-issue is not a new certificate
                 per_minute[c.issued_at.astimezone(domain.JAKARTA).strftime("%Y-%m-%dT%H:%M")] += 1
@@ -156,7 +157,7 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
             raise HTTPException(404, "siasn.csv or siasn.json")
         if program.siasn is None:
             raise HTTPException(409, f"program {program.id!r} has no [siasn] section in its program file")
-        rows = [_siasn_row(program, c) async for c in state["repo"].each(program.id, "valid")]
+        rows = [_siasn_row(program, c) async for c in ports().certificates.each(program.id, "valid")]
         filename = f"siasn-{program.id}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "json":
@@ -165,7 +166,7 @@ def operator_router(programs: Programs, operator, state: dict, publish) -> APIRo
         return Response("".join(lines), media_type="text/csv; charset=utf-8", headers=headers)
 
     async def _cert(code: str) -> domain.Certificate:
-        cert = await state["repo"].by_code(code) if domain.is_code(code) else None
+        cert = await ports().certificates.by_code(code) if domain.is_code(code) else None
         if cert is None:
             raise HTTPException(404, "unknown certificate")
         return cert

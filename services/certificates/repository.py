@@ -30,6 +30,7 @@ from shared.logs import describe
 from shared.outbox import with_outbox
 from shared.programs import Program
 
+from . import domain
 from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
@@ -152,7 +153,7 @@ class MongoCertificates:
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
             with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid", "specimen": cert.specimen,
-                                  "history.issued": {"at": _at(cert.issued_at), "sha256": sha256}}},
+                                  "history.issued": domain.issued_entry(cert.issued_at, sha256)}},
                         "certificate.issued", event),  # fmt: skip
         )
         if result.modified_count == 1:
@@ -175,8 +176,7 @@ class MongoCertificates:
 
     async def history(self, certificate_id: str) -> list[dict]:
         doc = await self.collection.find_one({"_id": certificate_id}, {"history": 1})
-        entries = [{"action": action, **entry} for action, entry in ((doc or {}).get("history") or {}).items()]
-        return sorted(entries, key=lambda e: e["at"])
+        return domain.history((doc or {}).get("history"))
 
     async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate:
         """valid → revoked, with the history entry and the `certificate.revoked` outbox entry, in
@@ -185,7 +185,7 @@ class MongoCertificates:
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "status": "valid"},
             with_outbox({"$set": {"status": "revoked", "revoked_at": at,
-                                  "history.revoked": {"at": at, "by": by, "reason": reason}}},
+                                  "history.revoked": domain.revoked_entry(at, by, reason)}},
                         "certificate.revoked", event),  # fmt: skip
         )
         current = await self.by_id(cert.certificate_id)
@@ -202,7 +202,7 @@ class MongoCertificates:
         await self._supersede(old.certificate_id, new.certificate_id, new.revision, _at(new.issued_at), by, reason)
 
     async def _supersede(self, old_id: str, new_id: str, revision: int, at: str, by: str, reason: str) -> None:
-        entry = {"at": at, "by": by, "reason": reason, "by_revision": revision, "superseded_by": new_id}
+        entry = domain.superseded_entry(new_id, revision, at, by, reason)
         await self.collection.update_one(
             {"_id": old_id, "status": "valid"},
             {"$set": {"status": "superseded", "superseded_by": new_id, "history.superseded": entry},

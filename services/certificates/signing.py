@@ -3,7 +3,7 @@ whether a PDF's signature is intact.
 
 The key and certificate come from a PKCS#12 file (SIGNING_PKCS12_PATH, passphrase in
 SIGNING_PKCS12_PASSPHRASE). The local run makes a self-signed one on first start
-(`make_self_signed`); a ministry deployment configures the bureau's real one. Signing is an
+(`devstack.keys.make_self_signed`); a ministry deployment configures the bureau's real one. Signing is an
 incremental update of the PDF/A document, as PDF/A-2 allows.
 """
 
@@ -120,41 +120,3 @@ def check_signature(pdf: bytes, trust: ValidationContext | None = None) -> dict 
 
 def _common_name(cert) -> str:
     return cert.subject.native.get("common_name") or cert.subject.human_friendly
-
-
-def make_self_signed(path: Path, passphrase: str, common_name: str = "CONTOH Biro Humas Kemenag (uji coba)") -> None:
-    """A self-signed key and certificate for local runs and tests; never for real certificates."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kementerian Agama Republik Indonesia (CONTOH)"),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])  # fmt: skip
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_cert_sign=True,
-                                     crl_sign=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    data = pkcs12.serialize_key_and_certificates(
-        b"signing", key, cert, None, serialization.BestAvailableEncryption(passphrase.encode())
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_bytes(data)

@@ -5,10 +5,32 @@ import io
 from typing import Protocol
 
 from minio import Minio
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 
-from shared.messaging import dependency_error
-from shared.settings import S3Settings
+from shared.messaging import classify_failures, dependency_error
+
+from .settings import S3Settings
+
+# The object store refuses our key (rotated, mistyped): no message is at fault, so the work waits,
+# but nobody but an operator can fix it, so it is alerted on (error log, metric, /readyz).
+S3_CREDENTIAL_ERRORS = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
+_S3_BUSY = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"})
+
+
+@classify_failures
+def s3_failure(exc: BaseException) -> str | None:
+    """The object store's failures as `shared.messaging.dependency_error` kinds (None: not one)."""
+    if isinstance(exc, ServerError):  # an HTTP error status without an S3 error code (5xx, 429)
+        return "server"
+    if isinstance(exc, S3Error):
+        if exc.code in S3_CREDENTIAL_ERRORS:
+            return "credentials"
+        status = getattr(exc.response, "status", None) or 0
+        return "server" if status >= 500 or status == 429 or exc.code in _S3_BUSY else None
+    if isinstance(exc, InvalidResponseError):  # a non-XML answer, e.g. a proxy's 502 page
+        status = int(getattr(exc, "_code", 0) or 0)
+        return "server" if status >= 500 or status == 429 else None
+    return None
 
 
 class ObjectStore(Protocol):

@@ -3,6 +3,7 @@
 Every route needs an operator API key (X-API-Key). NIPs travel in bodies, never in URLs.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -14,7 +15,8 @@ from shared.http import known_program, read_body
 from shared.nip import InvalidNip, validate_nip
 from shared.programs import Program, Programs
 
-from . import handlers, roster_file
+from . import domain, handlers, roster_file
+from .bootstrap import Ports
 
 CSV = "text/csv"
 
@@ -42,7 +44,7 @@ class Accepted(BaseModel):
     event_id: str | None = None
 
 
-def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
+def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> APIRouter:
     router = APIRouter(prefix="/api/roster", tags=["roster (operators)"], dependencies=[Depends(operator)])
 
     known = known_program(programs)
@@ -66,14 +68,13 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
             parsed = roster_file.parse(program_id, table, programs)
         except roster_file.UnreadableFile as e:
             raise HTTPException(e.status_code, str(e)) from None  # 413 when over a size limit
-        # All or nothing by default: a file with errors changes nothing until fixed.
-        blocked = bool(parsed.errors) and not accept_valid_rows
+        plan = domain.plan_import(parsed, dry_run=dry_run, accept_valid_rows=accept_valid_rows)
         report = await handlers.import_roster(
-            program_id, parsed, deps["roster"], deps["publisher"], dry_run=dry_run or blocked
+            program_id, parsed, ports().roster, ports().publisher, dry_run=not plan.publish
         )
         body = asdict(report)
-        if blocked and not dry_run:
-            body["detail"] = "rows have errors: nothing imported (fix them, or pass accept_valid_rows=true)"
+        if plan.refusal:
+            body["detail"] = plan.refusal
             return JSONResponse(body, status_code=422)
         return JSONResponse(body)
 
@@ -82,7 +83,7 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
     async def put_participant(body: ParticipantIn, program: Program = Depends(known)) -> Accepted:
         data = _validated(EnrolledData, {**body.model_dump(exclude_none=True), "program_id": program.id}, programs)
         try:
-            event = await handlers.put_participant(data, deps["roster"], deps["publisher"])
+            event = await handlers.put_participant(data, ports().roster, ports().publisher)
         except handlers.Withdrawn as e:
             raise HTTPException(409, str(e)) from None
         return Accepted(status="unchanged") if event is None else Accepted(status="accepted", event_id=event.id)
@@ -95,7 +96,7 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
         except InvalidNip as e:
             raise HTTPException(422, [{"field": "nip", "message": str(e)}]) from None
         try:
-            event = await handlers.withdraw(program.id, body.nip, body.reason, deps["roster"], deps["publisher"])
+            event = await handlers.withdraw(program.id, body.nip, body.reason, ports().roster, ports().publisher)
         except handlers.NotEnrolled as e:
             raise HTTPException(404, str(e)) from None
         return Accepted(status="accepted", event_id=event.id)
@@ -103,10 +104,10 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
     @router.get("/{program_id}/participants", summary="The roster, page by page")
     async def participants(program: Program = Depends(known), limit: int = Query(100, ge=1, le=1000),
                            offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
-        entries = await deps["roster"].entries(program.id, limit, offset)
+        entries = await ports().roster.entries(program.id, limit, offset)
         return {
             "program_id": program.id,
-            "total": await deps["roster"].count(program.id),
+            "total": await ports().roster.count(program.id),
             "participants": [
                 {**(e.participant.as_dict() if e.participant else {}), "status": "withdrawn" if e.withdrawn else "enrolled",
                  "withdrawal_reason": e.withdrawal_reason}
@@ -119,7 +120,7 @@ def roster_router(programs: Programs, operator, deps: dict) -> APIRouter:
         wanted = " ".join(body.query.casefold().split())
         found, offset = [], 0
         # A cohort is a few thousand rows: a scan is simpler than a text index nx-27017 may not have.
-        while page := await deps["roster"].entries(program.id, 1000, offset):
+        while page := await ports().roster.entries(program.id, 1000, offset):
             offset += len(page)
             for e in page:
                 who = e.participant

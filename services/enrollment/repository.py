@@ -1,7 +1,6 @@
 """The roster in the enrollment service's own database."""
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -10,16 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.ordering import from_order_key, order_key
 from shared.roster import Participant, first_receipt, participant_key, save_if_newer
 
-
-@dataclass(frozen=True)
-class RosterEntry:
-    participant: Participant | None
-    withdrawn_at: dt.datetime | None = None
-    withdrawal_reason: str | None = None
-
-    @property
-    def withdrawn(self) -> bool:
-        return self.withdrawn_at is not None
+from .domain import RosterEntry
 
 
 class Roster(Protocol):

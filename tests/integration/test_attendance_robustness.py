@@ -10,6 +10,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.attendance import app as attendance_app
+from services.attendance import bootstrap as attendance_bootstrap
 from services.attendance.app import Settings, create_app
 from services.attendance.repository import MongoAttendanceBook
 from tests.integration.test_attendance_service import PROGRAM, _count, attended, enrolled
@@ -41,7 +42,7 @@ class PoisonedBook(MongoAttendanceBook):
 async def test_a_report_whose_write_fails_costs_its_batch_neighbours_nothing(amqp_url, mongodb_url, monkeypatch):
     settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
                         outbox_interval_s=0.2, prefetch=64, batch_size=64, delivery_limit=1)  # fmt: skip
-    monkeypatch.setattr(attendance_app, "MongoAttendanceBook", PoisonedBook)
+    monkeypatch.setattr(attendance_bootstrap, "MongoAttendanceBook", PoisonedBook)
     monkeypatch.setattr(PoisonedBook, "flushes", [])
     async with Bus(amqp_url) as bus:
         completed = await bus.watch("completed")
@@ -95,7 +96,7 @@ async def test_the_sweep_waits_for_a_report_still_in_a_handlers_hands(amqp_url, 
     first = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
                      settle_seconds=30, outbox_interval_s=0.1)  # fmt: skip
     settings = first.model_copy(update={"settle_seconds": 0.2})
-    monkeypatch.setattr(attendance_app, "MongoAttendanceBook", GatedBook)
+    monkeypatch.setattr(attendance_bootstrap, "MongoAttendanceBook", GatedBook)
     monkeypatch.setattr(GatedBook, "held", asyncio.Event(), raising=False)
     monkeypatch.setattr(GatedBook, "release", asyncio.Event(), raising=False)
     db = AsyncMongoClient(mongodb_url, tz_aware=True)[settings.mongodb_database]

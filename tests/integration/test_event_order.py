@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 import services.attendance.app as attendance_app
+import services.attendance.bootstrap as attendance_bootstrap
 from devstack.upstream import cloud_event
 from services.attendance.repository import MongoAttendanceBook
 from services.enrollment import app as enrollment_app
@@ -183,7 +184,7 @@ class GatedBook(MongoAttendanceBook):
 
 async def test_an_eligibility_write_overtaken_by_the_completion_leaves_no_flag(amqp_url, mongodb_url, monkeypatch):
     GatedBook.gate, GatedBook.entered = asyncio.Event(), asyncio.Event()
-    monkeypatch.setattr(attendance_app, "MongoAttendanceBook", GatedBook)
+    monkeypatch.setattr(attendance_bootstrap, "MongoAttendanceBook", GatedBook)
     settings = attendance_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
                                        settle_seconds=3600)  # the sweep stays out of it  # fmt: skip
     who = nip(30)

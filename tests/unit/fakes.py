@@ -4,7 +4,7 @@ import dataclasses
 import datetime as dt
 
 from services.attendance.domain import Presence
-from services.attendance.repository import Attendee
+from services.attendance.domain import Attendee
 from services.certificates.domain import Certificate
 from shared.events import CloudEvent
 from shared.roster import Participant

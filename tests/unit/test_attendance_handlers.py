@@ -178,3 +178,32 @@ async def test_nobody_settles_while_reports_are_pending():
     assert await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, reports_pending=True) == []
     assert book.completed == {}
     assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, reports_pending=False)) == 1
+
+
+class WritesBook(FakeAttendanceBook):
+    """Records the flag writes: the handler asks the verdict, and writes only what changed."""
+
+    def __init__(self):
+        super().__init__()
+        self.flag_writes: list[bool] = []
+
+    async def set_eligible(self, program_id, nip, eligible):
+        self.flag_writes.append(eligible)
+        await super().set_eligible(program_id, nip, eligible)
+
+
+async def test_the_eligible_flag_is_written_once_per_participant_not_per_report():
+    book = WritesBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 16)] * 2, book)
+    assert book.flag_writes == [True], "set once, at the 12th counted session"
+    assert book.eligible == {(PROGRAM.id, NIP)} and book.completed == {}
+
+
+async def test_a_stale_eligible_flag_is_cleared_when_nothing_is_left_to_complete():
+    book = WritesBook()
+    await replay([enrolled()] + [attended(s) for s in range(1, 17)], book)
+    book.eligible.add((PROGRAM.id, NIP))  # as an older version could leave a completed participant
+    assert await handlers.complete_if_due(PROGRAM, await book.attendee(PROGRAM.id, NIP), book, AFTER_CLOSE) is None
+    assert book.flag_writes == [True, False] and book.eligible == set()
+    assert await handlers.complete_if_due(PROGRAM, await book.attendee(PROGRAM.id, NIP), book, AFTER_CLOSE) is None
+    assert book.flag_writes == [True, False], "cleared once: nothing written when it already says so"

@@ -8,7 +8,8 @@ import urllib.parse
 from jwcrypto import jwk, jwt
 
 from services.certificates import credentials, domain
-from services.certificates.issuer_keys import IssuerKeys, make_key
+from devstack.keys import make_key
+from services.certificates.issuer_keys import IssuerKeys
 from shared.programs import Programs
 from shared.settings import REPO_ROOT
 

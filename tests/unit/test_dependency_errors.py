@@ -11,6 +11,7 @@ from pymongo.errors import AutoReconnect, DuplicateKeyError
 from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
+from services.certificates import storage  # noqa: F401  registers the object store's failure kinds
 from shared import logs
 from shared.messaging import dependency_error, is_transient
 from shared.nip import mask_nips

@@ -1,0 +1,38 @@
+"""The attendance service's ports, built once in the lifespan (cosmicpython's bootstrap)."""
+
+from dataclasses import dataclass
+
+from shared.batching import MicroBatcher
+from shared.events import AttendedData, CloudEvent
+from shared.messaging import retry_transient
+from shared.outbox import MongoOutbox
+from shared.runtime import Runtime
+
+from . import handlers
+from .repository import AttendanceBook, MongoAttendanceBook, MongoAttendanceReports, MongoReplicas
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Ports:
+    book: AttendanceBook
+    reports: MongoAttendanceReports  # read side of the operator API
+    # Concurrent `attended` handlers' writes: one bulk write per batch (shared/batching.py).
+    attendance: MicroBatcher[AttendedData, CloudEvent | None]
+    outbox: MongoOutbox
+    replicas: MongoReplicas
+
+
+async def bootstrap(rt: Runtime[Ports], settings: Settings) -> Ports:
+    db = await rt.connect_database()
+    book = MongoAttendanceBook(db)
+    ports = Ports(
+        book=book,
+        reports=MongoAttendanceReports(db),
+        attendance=MicroBatcher(lambda batch: handlers.record_attendance_batch(batch, rt.programs, book),
+                                size=settings.batch_size),  # fmt: skip
+        outbox=MongoOutbox(book.participants, rt.publisher),
+        replicas=MongoReplicas(db),
+    )
+    await retry_transient(book.ensure_indexes, give_up_after=settings.startup_timeout_s)
+    return ports

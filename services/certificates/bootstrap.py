@@ -1,0 +1,66 @@
+"""The certificate service's ports, built once in the lifespan (cosmicpython's bootstrap).
+
+The renderer, signer and credential keys hold no connection: they are made with the app, so
+a bad key file stops the service before it takes anything. The database and object store are
+reached in `bootstrap`, inside the lifespan."""
+
+from dataclasses import dataclass
+
+from shared.messaging import retry_transient
+from shared.outbox import MongoOutbox
+from shared.runtime import Runtime
+
+from . import handlers
+from .credentials import CredentialLinks
+from .domain import Links
+from .issuer_keys import IssuerKeys
+from .renderer import Renderer, SignedRenderer, TypstRenderer
+from .repository import CertificateRepository, MongoCertificates
+from .settings import Settings
+from .signing import PdfSigner
+from .storage import ObjectStore, S3ObjectStore
+
+
+@dataclass(frozen=True)
+class Ports:
+    issuing: handlers.Issuing  # what the handlers need: repository, renderer, store, links, keys
+    outbox: MongoOutbox
+
+    @property
+    def certificates(self) -> CertificateRepository:
+        return self.issuing.certificates
+
+    @property
+    def store(self) -> ObjectStore:
+        return self.issuing.store
+
+    @property
+    def links(self) -> Links:
+        return self.issuing.links
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the service is made of before it connects to anything."""
+
+    links: Links
+    store: S3ObjectStore
+    signer: PdfSigner | None
+    renderer: Renderer
+    credential_keys: IssuerKeys | None
+
+
+def parts(settings: Settings, metrics) -> Parts:
+    links = Links(settings.public_base_url)
+    signer = PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase) if settings.signing_pkcs12_path else None
+    keys = IssuerKeys(settings.credential_keys_dir, CredentialLinks(links).jwks()) if settings.credential_keys_dir else None
+    return Parts(links=links, store=S3ObjectStore(settings, metrics), signer=signer,
+                 renderer=SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer(), credential_keys=keys)  # fmt: skip
+
+
+async def bootstrap(rt: Runtime[Ports], settings: Settings, made: Parts) -> Ports:
+    repo = MongoCertificates(await rt.connect_database())
+    await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
+    await retry_transient(made.store.ensure_bucket, give_up_after=settings.startup_timeout_s)
+    issuing = handlers.Issuing(repo, made.renderer, made.store, made.links, made.credential_keys)
+    return Ports(issuing=issuing, outbox=MongoOutbox(repo.collection, rt.publisher))
