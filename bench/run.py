@@ -35,10 +35,10 @@ from services.certificates.issuer_keys import IssuerKeys
 from services.certificates.renderer import SignedRenderer, TypstRenderer
 from services.certificates.signing import PdfSigner
 from shared import contract
-from shared.events import completed_event_id
-from shared.messaging import amqp_user
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import completed_event_id
+from shared.platform.messaging import amqp_user
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 from . import workload
 from .cpu import CpuMeter

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from devstack.demo import JENJANG_MIX, make_nip
 from devstack.upstream import cloud_event
-from shared.programs import Program
+from shared.contract.programs import Program
 
 SEED_COHORT = sum(JENJANG_MIX.values())  # 1,248
 

@@ -5,8 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-from shared.runtime import asyncapi_document
-from shared.settings import REPO_ROOT
+from shared.platform.runtime import asyncapi_document
+from shared.platform.settings import REPO_ROOT
 
 SERVICES = ("enrollment", "attendance", "certificates")
 TARGET = REPO_ROOT / "docs" / "asyncapi"

@@ -15,7 +15,7 @@ import httpx
 from tqdm import tqdm
 
 from shared import contract
-from shared.programs import Program
+from shared.contract.programs import Program
 
 from .upstream import Upstream, cloud_event
 

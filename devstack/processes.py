@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 
 from .servers import die_with_parent, wait_until
 

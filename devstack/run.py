@@ -14,10 +14,10 @@ import signal
 import time
 from pathlib import Path
 
-from shared import auth
-from shared.messaging import amqp_user
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.platform import auth
+from shared.platform.messaging import amqp_user
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 from ops import rabbitmq_users
 

@@ -9,7 +9,7 @@ import aio_pika
 import aiormq
 
 from shared import contract
-from shared.messaging import amqp_user
+from shared.platform.messaging import amqp_user
 
 CONNECTION_ERRORS = (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPConnectionError, ConnectionError,
                      RuntimeError)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)

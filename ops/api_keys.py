@@ -6,7 +6,7 @@
 
 import argparse
 
-from shared.auth import KEY_NAME, hash_key, new_key
+from shared.platform.auth import KEY_NAME, hash_key, new_key
 
 
 def main() -> None:

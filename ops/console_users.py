@@ -8,7 +8,7 @@ import argparse
 import secrets
 
 from services.console.security import hash_password
-from shared.auth import NAME
+from shared.platform.auth import NAME
 
 
 def main() -> None:

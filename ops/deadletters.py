@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import aio_pika
 
 from shared import contract
-from shared.events import event_identity
-from shared.messaging import BROKER_DEATH_HEADERS, amqp_user, dead_letter_queue_name
+from shared.contract.events import event_identity
+from shared.platform.messaging import BROKER_DEATH_HEADERS, amqp_user, dead_letter_queue_name
 
 log = logging.getLogger(__name__)
 CONSUMER_QUEUES = tuple(f"{service}.{key}" for service, keys in contract.CONSUMES.items() for key in keys)
@@ -53,7 +53,7 @@ class DeadLetter:
         if deaths:
             reason = f"broker: {deaths[0].get('reason', 'unknown')}"
             rejected_at, original_user = str(deaths[0].get("time") or ""), message.user_id
-        else:  # shared.messaging.DeadLetters wrote these headers over whatever the publisher sent
+        else:  # shared.platform.messaging.DeadLetters wrote these headers over whatever the publisher sent
             reason = str(headers.get(contract.REASON_HEADER) or "unknown")
             rejected_at, original_user = str(headers.get("x-rejected-at") or ""), headers.get("x-original-user-id")
         # The consumer queue's own key, never a header: a publisher could name any key there.

@@ -6,7 +6,7 @@ import json
 
 from devstack.upstream import cloud_event
 from shared import contract
-from shared.events import MAX_BODY_BYTES
+from shared.contract.events import MAX_BODY_BYTES
 
 P = "humas-level-up-2026"
 NIP = "198503122010011004"

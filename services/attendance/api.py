@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from shared import contract
-from shared.http import known_program
-from shared.programs import Program, Programs
+from shared.platform.http import known_program
+from shared.contract.programs import Program, Programs
 
 from . import domain
 from .bootstrap import Ports
@@ -58,7 +58,7 @@ def attendance_router(programs: Programs, operator, ports: Callable[[], Ports],
     async def one(body: ProgressQuery, program: Program = Depends(known)) -> dict:
         record = await ports().reports.record(program.id, body.nip)
         if record is None:
-            raise HTTPException(404, "no attendance or enrolment for this NIP in this program")
+            raise HTTPException(404, "no attendance or enrollment for this NIP in this program")
         return _progress_json(program, progress_of(program, record))
 
     @router.get("/{program_id}/sessions/{number}", summary="The attendance sheet of one session")

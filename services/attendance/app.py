@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 
 from shared import contract
-from shared.events import AttendedData, CloudEvent, EnrolledData, WithdrawnData
-from shared.messaging import retry_transient
-from shared.roster import participant_key
-from shared.runtime import Runtime, serve
+from shared.contract.events import AttendedData, CloudEvent, EnrolledData, WithdrawnData
+from shared.platform.messaging import retry_transient
+from shared.contract.participant import participant_key
+from shared.platform.runtime import Runtime, serve
 
 from . import handlers
 from .api import attendance_router
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.consume(contract.ENROLLED, EnrolledData)
     async def on_enrolled(envelope: CloudEvent, data: EnrolledData) -> None:
         program = rt.programs.get(data.program_id)
-        await announce(await handlers.record_enrolment(envelope, data, program, rt.ports().book), data)
+        await announce(await handlers.record_enrollment(envelope, data, program, rt.ports().book), data)
 
     @rt.consume(contract.ATTENDED, AttendedData)
     async def on_attended(_: CloudEvent, data: AttendedData) -> None:

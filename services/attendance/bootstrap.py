@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from shared.batching import MicroBatcher
-from shared.events import AttendedData, CloudEvent
-from shared.messaging import retry_transient
-from shared.outbox import MongoOutbox
-from shared.runtime import Runtime
+from shared.platform.batching import MicroBatcher
+from shared.contract.events import AttendedData, CloudEvent
+from shared.platform.messaging import retry_transient
+from shared.platform.outbox import MongoOutbox
+from shared.platform.runtime import Runtime
 
 from . import handlers
 from .repository import AttendanceBook, MongoAttendanceBook, MongoAttendanceReports, MongoReplicas
@@ -17,7 +17,7 @@ from .settings import Settings
 class Ports:
     book: AttendanceBook
     reports: MongoAttendanceReports  # read side of the operator API
-    # Concurrent `attended` handlers' writes: one bulk write per batch (shared/batching.py).
+    # Concurrent `attended` handlers' writes: one bulk write per batch (shared/platform/batching.py).
     attendance: MicroBatcher[AttendedData, CloudEvent | None]
     outbox: MongoOutbox
     replicas: MongoReplicas

@@ -5,9 +5,9 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.events import CompletedData
-from shared.programs import Program
-from shared.roster import Participant
+from shared.contract.events import CompletedData
+from shared.contract.programs import Program
+from shared.contract.participant import Participant
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from shared import contract
-from shared.events import (
+from shared.contract.events import (
     AttendedData,
     CloudEvent,
     EnrolledData,
@@ -11,9 +11,9 @@ from shared.events import (
     completed_event_id,
     new_event,
 )
-from shared.programs import Program, Programs
-from shared.ordering import event_key, rank
-from shared.roster import Participant, participant_key
+from shared.contract.programs import Program, Programs
+from shared.contract.ordering import event_key, rank
+from shared.contract.participant import Participant, participant_key
 
 from . import domain
 from .repository import AttendanceBook
@@ -25,12 +25,12 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-async def record_enrolment(
+async def record_enrollment(
     envelope: CloudEvent, data: EnrolledData, program: Program, book: AttendanceBook, now: dt.datetime | None = None
 ) -> CloudEvent | None:
     now = _now(now)
     participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
-    received = None if envelope.time else await book.first_receipt(participant, event, now)  # shared/ordering.py
+    received = None if envelope.time else await book.first_receipt(participant, event, now)  # shared/contract/ordering.py
     await book.save_participant(participant, rank(envelope.time, event, received))
     return await complete_if_due(program, await book.attendee(program.id, data.nip), book, now)
 
@@ -91,7 +91,7 @@ async def complete_settled(
     sessions' worth to people whose last 4 reports were still queued, docs/performance.md), or
     taken from the queue but not yet written (a handler backing off through a database blip,
     another replica's prefetch). The sweep learns both from the broker's count and every
-    replica's heartbeat (shared/inflight.py, decision 0003)."""
+    replica's heartbeat (shared/platform/inflight.py, decision 0003)."""
     now = _now(now)
     if reports_pending or not program.is_closed(now):
         return []

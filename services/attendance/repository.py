@@ -14,11 +14,12 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.events import CloudEvent
-from shared.inflight import Heartbeat
-from shared.outbox import with_outbox
-from shared.ordering import order_key
-from shared.roster import Participant, first_receipt, participant_key, save_if_newer
+from shared.contract.events import CloudEvent
+from shared.platform.inflight import Heartbeat
+from shared.platform.outbox import with_outbox
+from shared.contract.ordering import order_key
+from shared.contract.participant import Participant, participant_key
+from shared.platform.roster_store import first_receipt, save_if_newer
 
 from .domain import Attendee, Presence
 
@@ -67,7 +68,7 @@ class MongoAttendanceBook:
         query = {"_id": participant_key(presence.program_id, presence.nip)}
         try:
             doc = await self.participants.find_one_and_update(query, update, upsert=True, return_document=AFTER)
-        except DuplicateKeyError:  # created concurrently (its enrolment, another report): now it exists
+        except DuplicateKeyError:  # created concurrently (its enrollment, another report): now it exists
             doc = await self.participants.find_one_and_update(query, update, return_document=AFTER)
         return _attendee(presence.program_id, presence.nip, doc)
 
@@ -178,7 +179,7 @@ def _attendee(program_id: str, nip: str, doc: dict | None) -> Attendee:
 
 class MongoReplicas:
     """One heartbeat per running replica: what it has in hand, read by every replica's sweep
-    (shared/inflight.py). A few small documents, keyed by host and port: no personal data."""
+    (shared/platform/inflight.py). A few small documents, keyed by host and port: no personal data."""
 
     def __init__(self, db: AsyncDatabase):
         self.replicas = db["replicas"]

@@ -1,9 +1,9 @@
-"""The attendance service's settings (environment variables, shared ones in shared/settings.py)."""
+"""The attendance service's settings (environment variables, shared ones in shared/platform/settings.py)."""
 
 from pydantic import Field, model_validator
 
-from shared.inflight import MARGIN_S
-from shared.settings import ServiceSettings
+from shared.platform.inflight import MARGIN_S
+from shared.platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -14,7 +14,7 @@ class Settings(ServiceSettings):
     # Attendance reports written per bulk write (at most `prefetch` are in flight at once).
     batch_size: int = Field(default=64, ge=1, le=1000)
     prefetch: int = Field(default=128, ge=1, le=1000)
-    # Completion waits while a replica may hold reports not yet written (shared/inflight.py): one
+    # Completion waits while a replica may hold reports not yet written (shared/platform/inflight.py): one
     # whose heartbeat is this old may be slow; one whose heartbeat is older than the expiry is dead,
     # and the broker has put back what it held (it drops a silent peer after its AMQP heartbeat
     # timeout, 60 s by default). A replica killed outright delays completions up to the expiry.

@@ -2,7 +2,7 @@
 reports have settled, but never while a report may still be on its way (decision 3).
 
 Each pass asks the broker how many input reports wait in the queues and every replica's
-heartbeat what it holds unwritten (shared/inflight.py); this replica's own heartbeat goes out
+heartbeat what it holds unwritten (shared/platform/inflight.py); this replica's own heartbeat goes out
 with each pass, so the sweep is also what tells the others this replica is alive."""
 
 import asyncio
@@ -13,10 +13,10 @@ import time
 import uuid
 
 from shared import contract
-from shared.inflight import Heartbeat, Watermark
-from shared.logs import describe
-from shared.roster import participant_key
-from shared.runtime import Runtime
+from shared.platform.inflight import Heartbeat, Watermark
+from shared.platform.logs import describe
+from shared.contract.participant import participant_key
+from shared.platform.runtime import Runtime
 
 from . import handlers
 from .bootstrap import Ports

@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 
 from shared import contract
-from shared.events import CloudEvent, CompletedData
-from shared.messaging import Refused, retry_transient
-from shared.runtime import Runtime, serve
-from shared.settings import names
+from shared.contract.events import CloudEvent, CompletedData
+from shared.platform.messaging import Refused, retry_transient
+from shared.platform.runtime import Runtime, serve
+from shared.platform.settings import names
 
 from . import handlers
 from .bootstrap import Ports, bootstrap, parts

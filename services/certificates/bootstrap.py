@@ -6,9 +6,9 @@ reached in `bootstrap`, inside the lifespan."""
 
 from dataclasses import dataclass
 
-from shared.messaging import retry_transient
-from shared.outbox import MongoOutbox
-from shared.runtime import Runtime
+from shared.platform.messaging import retry_transient
+from shared.platform.outbox import MongoOutbox
+from shared.platform.runtime import Runtime
 
 from . import handlers
 from .credentials import CredentialLinks

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.responses import JSONResponse
 
-from shared.events import MAX_REVISION
-from shared.http import RateLimit
+from shared.contract.events import MAX_REVISION
+from shared.platform.http import RateLimit
 
 from . import credentials, domain
 from .bootstrap import Ports

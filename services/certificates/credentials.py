@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from shared.programs import Program
+from shared.contract.programs import Program
 
 from .domain import Certificate, Links
 

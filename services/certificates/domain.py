@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from shared.events import CertificateIssuedData, CertificateRevokedData, CompletedData
-from shared.nip import group_nip, mask_nip
-from shared.programs import Program
+from shared.contract.events import CertificateIssuedData, CertificateRevokedData, CompletedData
+from shared.contract.nip import group_nip, mask_nip
+from shared.contract.programs import Program
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 BULAN = (

@@ -8,8 +8,8 @@ import hashlib
 from dataclasses import dataclass
 
 from shared import contract
-from shared.events import CloudEvent, CompletedData, new_event
-from shared.programs import Program
+from shared.contract.events import CloudEvent, CompletedData, new_event
+from shared.contract.programs import Program
 
 from . import credentials, domain
 from .renderer import Renderer

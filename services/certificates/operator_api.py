@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from shared import contract
-from shared.csvsafe import csv_line
-from shared.events import Text200
-from shared.http import known_program
-from shared.programs import Program, Programs
+from shared.platform.csvsafe import csv_line
+from shared.contract.events import Text200
+from shared.platform.http import known_program
+from shared.contract.programs import Program, Programs
 
 from . import domain, handlers
 from .bootstrap import Ports

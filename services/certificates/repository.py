@@ -25,10 +25,10 @@ from typing import Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from shared.events import CloudEvent
-from shared.logs import describe
-from shared.outbox import with_outbox
-from shared.programs import Program
+from shared.contract.events import CloudEvent
+from shared.platform.logs import describe
+from shared.platform.outbox import with_outbox
+from shared.contract.programs import Program
 
 from . import domain
 from .domain import Certificate, NotAllowed, new_code

@@ -1,11 +1,11 @@
-"""The certificate service's settings (environment variables, shared ones in shared/settings.py)."""
+"""The certificate service's settings (environment variables, shared ones in shared/platform/settings.py)."""
 
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.platform.settings import ServiceSettings
 
 
 class S3Settings(BaseSettings):

@@ -7,7 +7,7 @@ from typing import Protocol
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from shared.messaging import classify_failures, dependency_error
+from shared.platform.messaging import classify_failures, dependency_error
 
 from .settings import S3Settings
 
@@ -19,7 +19,7 @@ _S3_BUSY = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "Reques
 
 @classify_failures
 def s3_failure(exc: BaseException) -> str | None:
-    """The object store's failures as `shared.messaging.dependency_error` kinds (None: not one)."""
+    """The object store's failures as `shared.platform.messaging.dependency_error` kinds (None: not one)."""
     if isinstance(exc, ServerError):  # an HTTP error status without an S3 error code (5xx, 429)
         return "server"
     if isinstance(exc, S3Error):

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request as StarletteRequest
 
-from shared.http import RateLimit, read_body
-from shared.programs import Programs, UnknownProgram
+from shared.platform.http import RateLimit, read_body
+from shared.contract.programs import Programs, UnknownProgram
 
 from . import credentials, domain
 from .bootstrap import Ports

@@ -18,10 +18,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from shared import contract, logs
-from shared.auth import ACTING_HEADER
-from shared.http import BASE_HEADERS
-from shared.programs import Program, Programs
+from shared import contract
+from shared.platform import logs
+from shared.platform.auth import ACTING_HEADER
+from shared.platform.http import BASE_HEADERS
+from shared.contract.programs import Program, Programs
 
 from . import charts
 from .backend import Backend, ServiceError

@@ -8,8 +8,8 @@ import aio_pika
 import httpx
 
 from ops.deadletters import CONSUMER_QUEUES, list_dead_letters
-from shared.auth import ACTING_HEADER, HEADER
-from shared.messaging import dead_letter_queue_name
+from shared.platform.auth import ACTING_HEADER, HEADER
+from shared.platform.messaging import dead_letter_queue_name
 
 from .settings import ConsoleSettings
 

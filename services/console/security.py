@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from limits import parse, storage, strategies
 
-from shared.auth import NAME
+from shared.platform.auth import NAME
 
 HASHER = PasswordHasher()
 _PAIRS = re.compile(r",(?=\s*[A-Za-z0-9._-]{1,64}:\$argon2)")  # argon2id with the library's current recommended parameters

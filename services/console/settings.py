@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 
 
 class ConsoleSettings(BaseSettings):

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.events import EnrolledData
-from shared.http import known_program, read_body
-from shared.nip import InvalidNip, validate_nip
-from shared.programs import Program, Programs
+from shared.contract.events import EnrolledData
+from shared.platform.http import known_program, read_body
+from shared.contract.nip import InvalidNip, validate_nip
+from shared.contract.programs import Program, Programs
 
 from . import domain, handlers, roster_file
 from .bootstrap import Ports

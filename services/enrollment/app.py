@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 
 from shared import contract
-from shared.events import CloudEvent, EnrolledData, WithdrawnData
-from shared.runtime import Runtime, serve
+from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData
+from shared.platform.runtime import Runtime, serve
 
 from . import handlers
 from .api import roster_router
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @rt.consume(contract.ENROLLED, EnrolledData)
     async def on_enrolled(envelope: CloudEvent, data: EnrolledData) -> None:
-        await handlers.enrol(envelope, data, rt.ports().roster)
+        await handlers.enroll(envelope, data, rt.ports().roster)
 
     @rt.consume(contract.WITHDRAWN, WithdrawnData)
     async def on_withdrawn(_: CloudEvent, data: WithdrawnData) -> None:

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from shared.messaging import Publisher, retry_transient
-from shared.runtime import Runtime
+from shared.platform.messaging import Publisher, retry_transient
+from shared.platform.runtime import Runtime
 
 from .repository import MongoRoster, Roster
 

@@ -9,8 +9,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shared.events import EnrolledData, WithdrawnData
-from shared.roster import Participant
+from shared.contract.events import EnrolledData, WithdrawnData
+from shared.contract.participant import Participant
 
 from .roster_file import RosterFile, RowError
 

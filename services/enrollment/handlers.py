@@ -9,10 +9,10 @@ The rules they apply are in domain.py.
 import datetime as dt
 
 from shared import contract
-from shared.events import CloudEvent, EnrolledData, WithdrawnData, new_event
-from shared.messaging import Publisher
-from shared.ordering import event_key, rank
-from shared.roster import Participant
+from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData, new_event
+from shared.platform.messaging import Publisher
+from shared.contract.ordering import event_key, rank
+from shared.contract.participant import Participant
 
 from . import domain
 from .domain import ImportReport, NotEnrolled, Withdrawn  # noqa: F401  callers catch and read them from here
@@ -22,8 +22,8 @@ from .roster_file import RosterFile
 SOURCE = "/services/enrollment"
 
 
-async def enrol(envelope: CloudEvent, data: EnrolledData, roster: Roster, now: dt.datetime | None = None) -> bool:
-    """Record a participant or an update of one; a stale update changes nothing (shared/ordering.py)."""
+async def enroll(envelope: CloudEvent, data: EnrolledData, roster: Roster, now: dt.datetime | None = None) -> bool:
+    """Record a participant or an update of one; a stale update changes nothing (shared/contract/ordering.py)."""
     participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
     received = None if envelope.time else await roster.first_receipt(participant, event, now or dt.datetime.now(dt.UTC))
     return await roster.save(participant, rank(envelope.time, event, received))

@@ -6,8 +6,9 @@ from typing import Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.ordering import from_order_key, order_key
-from shared.roster import Participant, first_receipt, participant_key, save_if_newer
+from shared.contract.ordering import from_order_key, order_key
+from shared.contract.participant import Participant, participant_key
+from shared.platform.roster_store import first_receipt, save_if_newer
 
 from .domain import RosterEntry
 
@@ -35,12 +36,9 @@ class MongoRoster:
     async def lookup(self, program_id: str, nip: str) -> RosterEntry:
         return _entry(await self._participants.find_one({"_id": participant_key(program_id, nip)}))
 
-    async def get(self, program_id: str, nip: str) -> Participant | None:
-        return (await self.lookup(program_id, nip)).participant
-
     async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
         # The earliest withdrawal stands, whichever arrives first (any order, docs/contract.md §2); a
-        # redelivery changes nothing. Upsert: a withdrawal may arrive before the enrolment it ends.
+        # redelivery changes nothing. Upsert: a withdrawal may arrive before the enrollment it ends.
         key, when = participant_key(program_id, nip), order_key(at)
         fields = {"program_id": program_id, "nip": nip, "withdrawn_at": when, "withdrawal_reason": reason}
         earlier = await self._participants.update_one({"_id": key, "withdrawn_at": {"$gt": when}}, {"$set": fields})

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from shared.events import EnrolledData
-from shared.programs import Programs
+from shared.contract.events import EnrolledData
+from shared.contract.programs import Programs
 
 MAX_BYTES = 2 * 1024 * 1024  # the real roster (1,248 rows) is about 120 kB
 MAX_ROWS = 20_000

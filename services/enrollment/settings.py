@@ -1,6 +1,6 @@
-"""The enrollment service's settings (environment variables, shared ones in shared/settings.py)."""
+"""The enrollment service's settings (environment variables, shared ones in shared/platform/settings.py)."""
 
-from shared.settings import ServiceSettings
+from shared.platform.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

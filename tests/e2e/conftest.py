@@ -12,8 +12,8 @@ from devstack import processes
 from devstack.rabbit import trust_settings, with_service_users
 from devstack.servers import free_port
 from ops import rabbitmq_users
-from shared import auth
-from shared.settings import REPO_ROOT
+from shared.platform import auth
+from shared.platform.settings import REPO_ROOT
 from tests.support import unique
 
 OPERATOR_KEY = auth.new_key()

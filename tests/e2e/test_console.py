@@ -19,7 +19,7 @@ from devstack.demo import make_nip
 from devstack.servers import free_port
 from devstack.upstream import cloud_event
 from services.console.security import hash_password
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 from tests.e2e.conftest import CONSOLE_KEY, OPERATOR_KEY
 from tests.support import Bus, eventually
 

@@ -4,8 +4,8 @@ API, attendance as upstream events, every expected certificate, the summary tabl
 import pytest
 
 from devstack import demo
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 from tests.e2e.conftest import OPERATOR_KEY
 
 pytestmark = pytest.mark.e2e

@@ -19,8 +19,8 @@ from bench import workload
 from devstack import processes
 from devstack.rabbit import rabbitmqctl
 from ops.deadletters import list_dead_letters
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 from tests.support import Bus, eventually
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,8 @@ import pytest
 
 from devstack.upstream import cloud_event
 from services.attendance.app import Settings, create_app
-from shared.auth import hash_key, new_key
-from shared.settings import REPO_ROOT
+from shared.platform.auth import hash_key, new_key
+from shared.platform.settings import REPO_ROOT
 from tests.support import Bus, eventually, running, unique
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pymongo import AsyncMongoClient
 from devstack.upstream import cloud_event
 from services.attendance.app import Settings, create_app
 from shared.contract import REASON_HEADER
-from shared.events import completed_event_id
+from shared.contract.events import completed_event_id
 from tests.support import Bus, eventually, running, unique
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ async def test_completion_is_published_once_whatever_the_order(amqp_url, mongodb
     rng.shuffle(events)
     events = [e for e in events if e[1]["data"]["nip"] == ALL and e[0] == "attended"] + [
         e for e in events if not (e[1]["data"]["nip"] == ALL and e[0] == "attended")
-    ]  # ALL's attendance strictly before their enrolment
+    ]  # ALL's attendance strictly before their enrollment
 
     async with running(create_app(settings)), Bus(amqp_url) as bus:
         completed = await bus.watch("completed")
@@ -79,15 +79,15 @@ async def _count(db, nip, n):
     return doc is not None and len(doc.get("presence", {})) == n
 
 
-async def test_enrolments_racing_their_own_attendance_reports_are_never_lost(amqp_url, mongodb_url):
-    """Found by the benchmark: an enrolment and the first report of the same participant, handled
+async def test_enrollments_racing_their_own_attendance_reports_are_never_lost(amqp_url, mongodb_url):
+    """Found by the benchmark: an enrollment and the first report of the same participant, handled
     at once, both try to create the document; the loser of that race must still be applied."""
     settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
                         prefetch=64, outbox_interval_s=0.2)  # fmt: skip
     rng = random.Random(11)
     nips = [f"1990{m:02d}{d:02d}2015031{k:03d}" for m, d, k in ((rng.randint(1, 12), rng.randint(1, 28), i) for i in range(120))]
     events = []
-    for nip in nips:  # each participant's enrolment lands among its own first reports
+    for nip in nips:  # each participant's enrollment lands among its own first reports
         own = [attended(nip, s) for s in range(1, 17)]
         own.insert(rng.randint(0, 3), enrolled(nip, f"Peserta {nip[-3:]}"))
         events.append(own)

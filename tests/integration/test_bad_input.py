@@ -16,7 +16,7 @@ from services.enrollment.app import Settings as EnrollmentSettings
 from services.enrollment.app import create_app as enrollment_app
 from services.enrollment.roster_file import MAX_BYTES
 from shared import contract
-from shared.auth import hash_key, new_key
+from shared.platform.auth import hash_key, new_key
 from shared.contract import REASON_HEADER
 from tests.bad_inputs import MESSAGES, NIP, P
 from tests.integration.test_certificates_service import settings_for

@@ -69,7 +69,7 @@ async def test_a_rejected_object_store_key_holds_the_completion_and_alerts(amqp_
     lines(log)
     async with running(app) as http, Bus(amqp_url) as bus:
         issued = await bus.watch("certificate.issued")
-        store = app.state.store
+        store = app.state.runtime.ports().store
         right_key = store._client
         # The key was rotated at the object store: ours no longer signs acceptably.
         store._client = Minio(settings.s3_host, access_key=s3.access_key, secret_key="rotated-" + s3.secret_key,
@@ -132,5 +132,5 @@ async def test_failures_quoting_a_nip_leave_no_nip_in_log_lines_above_debug(amqp
     assert any(e["level"] == "warning" and "AutoReconnect" in e["event"] and masked in e["event"] for e in above_debug)
     assert any(e["level"] == "error" and "DuplicateKeyError" in json.dumps(e) and masked in json.dumps(e) for e in above_debug)
     # Our own lines are masked at the source, not only by the formatter.
-    ours = [r.getMessage() for r in log.records if r.name == "shared.messaging" and r.levelno > logging.DEBUG]
+    ours = [r.getMessage() for r in log.records if r.name == "shared.platform.messaging" and r.levelno > logging.DEBUG]
     assert ours and not any(nip in message for message in ours), ours

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from services.certificates.app import create_app
 from services.certificates.repository import MongoCertificates
 from services.certificates.signing import check_signature
-from shared.auth import hash_key, new_key
+from shared.platform.auth import hash_key, new_key
 from tests.integration.test_certificates_service import completed, settings_for
 from tests.support import Bus, running, unique
 

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from devstack.upstream import cloud_event
 from services.certificates.app import Settings, create_app
 from shared.contract import REASON_HEADER
-from shared.events import completed_event_id
+from shared.contract.events import completed_event_id
 from tests.support import Bus, running, unique
 
 pytestmark = pytest.mark.integration
@@ -135,7 +135,7 @@ async def test_announcements_are_routed_and_kept_with_no_subscriber(amqp_url, mo
     subscriber who comes later can read it from the stream."""
     import aio_pika
 
-    from shared.messaging import announcement_log_name
+    from shared.platform.messaging import announcement_log_name
     from tests.support import eventually
 
     database = unique("certificates")

@@ -14,7 +14,7 @@ from ops import rabbitmq_users
 from ops.deadletters import CONSUMER_QUEUES, list_dead_letters, replay
 from services.enrollment.app import Settings, create_app
 from shared import contract
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 from tests.support import Bus, drain, eventually, running, unique
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,7 @@ async def test_a_message_for_a_program_not_yet_deployed_is_replayed_after_the_fi
     async with running(create_app(settings)):
         assert await replay(amqp_url, "enrollment.enrolled", {early["id"]}) == [early["id"]]
         roster = AsyncMongoClient(mongodb_url)[settings.mongodb_database]["participants"]
-        await eventually(lambda: roster.find_one({"program_id": NEXT_YEAR}), what="the replayed enrolment applied")
+        await eventually(lambda: roster.find_one({"program_id": NEXT_YEAR}), what="the replayed enrollment applied")
     remaining = await list_dead_letters(amqp_url, ["enrollment.enrolled"])
     assert [d.id for d in remaining] == [letters[1].id if letters[1].id != early["id"] else letters[0].id]
     assert remaining[0].id.startswith("sha256:"), "non-JSON bodies are identified by their hash"
@@ -140,7 +140,7 @@ async def _consumer_queue_of(url: str, name: str, routing_key: str) -> None:
     """The queue and its dead-letter queue, declared exactly as the service does, by its own login."""
     from faststream.rabbit import RabbitBroker
 
-    from shared.messaging import EVENTS, consumer_queue, declare_dead_letter_queue
+    from shared.platform.messaging import EVENTS, consumer_queue, declare_dead_letter_queue
 
     broker = RabbitBroker(url)
     await broker.connect()

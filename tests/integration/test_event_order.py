@@ -1,6 +1,6 @@
 """Event times, withdrawals and races, against the real RabbitMQ and the MongoDB-wire server:
 the outcome depends on the facts and their own times, never on the order they are processed in
-(shared/ordering.py, docs/decisions/0010-event-times-and-withdrawal.md)."""
+(shared/contract/ordering.py, docs/decisions/0010-event-times-and-withdrawal.md)."""
 
 import asyncio
 import datetime as dt
@@ -16,7 +16,7 @@ from devstack.upstream import cloud_event
 from services.attendance.repository import MongoAttendanceBook
 from services.enrollment import app as enrollment_app
 from shared.contract import REASON_HEADER
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 from tests.support import Bus, eventually, running, unique
 
 pytestmark = pytest.mark.integration
@@ -53,8 +53,8 @@ async def handled(http, queue: str) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-async def test_both_services_order_enrolments_alike_refusing_future_dates_and_replayed_undated_events(amqp_url, mongodb_url):
-    enrol = enrollment_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"))
+async def test_both_services_order_enrollments_alike_refusing_future_dates_and_replayed_undated_events(amqp_url, mongodb_url):
+    enroll = enrollment_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"))
     attend = attendance_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"))
     future, replayed, dated = nip(1), nip(2), nip(3)
     old = enrolled(replayed, "Nama Lama", None)
@@ -65,7 +65,7 @@ async def test_both_services_order_enrolments_alike_refusing_future_dates_and_re
         [old,  # a replay of the old event: same (source, id), e.g. from a dead-letter queue or upstream's retry
          enrolled(dated, "Nama Resmi", T0)],  # dated long before it was received: still later than undated
     ]  # fmt: skip
-    async with (running(enrollment_app.create_app(enrol)) as enrollment, running(attendance_app.create_app(attend)) as attendance,
+    async with (running(enrollment_app.create_app(enroll)) as enrollment, running(attendance_app.create_app(attend)) as attendance,
                 Bus(amqp_url) as bus):  # fmt: skip
         sent = 0
         for batch in steps:  # each batch handled by both services before the next is sent
@@ -77,10 +77,10 @@ async def test_both_services_order_enrolments_alike_refusing_future_dates_and_re
                 return (await handled(enrollment, "enrollment.enrolled") == n
                         and await handled(attendance, "attendance.enrolled") == n)  # fmt: skip
 
-            await eventually(both_done, what=f"{sent} enrolments handled by both services")
+            await eventually(both_done, what=f"{sent} enrollments handled by both services")
 
         wrong = []
-        for db_name, queue in ((enrol.mongodb_database, "enrollment.enrolled"), (attend.mongodb_database, "attendance.enrolled")):
+        for db_name, queue in ((enroll.mongodb_database, "enrollment.enrolled"), (attend.mongodb_database, "attendance.enrolled")):
             roster = AsyncMongoClient(mongodb_url, tz_aware=True)[db_name]["participants"]
             names = {doc["nip"]: doc.get("name") async for doc in roster.find({})}
             wrong += [f"{queue}: the replayed old event beat the correction"] if names.get(replayed) != "Nama Baru" else []
@@ -193,14 +193,14 @@ async def test_an_eligibility_write_overtaken_by_the_completion_leaves_no_flag(a
         completed = await bus.watch("completed")
         for s in range(1, 13):
             await bus.publish("attended", attended(who, s))
-        await eventually(lambda: _presences(db, who, 12), what="12 reports before the enrolment")
+        await eventually(lambda: _presences(db, who, 12), what="12 reports before the enrollment")
         await bus.publish("enrolled", enrolled(who, "Rina Wulandari", T0))  # 12 of 16 → eligible...
         await asyncio.wait_for(GatedBook.entered.wait(), 20)  # ...its write held back
         for s in range(13, 17):
             await bus.publish("attended", attended(who, s))
         await completed.until(lambda events: len(events) == 1, what="the completion for every session")
         GatedBook.gate.set()
-        await eventually(lambda: _handled(http, "attendance.enrolled", 1), what="the enrolment handled")
+        await eventually(lambda: _handled(http, "attendance.enrolled", 1), what="the enrollment handled")
         doc = await db.participants.find_one({"nip": who})
         assert doc["completed"] and not doc["eligible"]
 

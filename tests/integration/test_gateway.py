@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from devstack.servers import die_with_parent, free_port, port_open
 from services.certificates.app import create_app
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 from tests.integration.test_certificates_service import settings_for
 from tests.support import eventually, unique
 
@@ -57,7 +57,7 @@ async def gateway(amqp_url, mongodb_url, s3, tmp_path):
         pytest.fail("nginx is not installed (scripts/test installs Debian's nginx-light)")
     service_port, http_port, https_port = free_port(), free_port(), free_port()
     settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={"public_rate_limit": "3/minute"})
-    # As shared.runtime.serve runs it, trusting X-Forwarded-For from the gateway's address only.
+    # As shared.platform.runtime.serve runs it, trusting X-Forwarded-For from the gateway's address only.
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=service_port, log_config=None,
                                            access_log=False, proxy_headers=True, forwarded_allow_ips="127.0.0.1"))  # fmt: skip
     serving = asyncio.create_task(server.serve())

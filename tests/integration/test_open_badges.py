@@ -16,9 +16,9 @@ from pypdf import PdfReader
 from services.certificates import credentials
 from services.certificates.app import create_app
 from services.certificates.signing import check_signature
-from shared.auth import hash_key, new_key
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.platform.auth import hash_key, new_key
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 from tests.integration.test_certificates_service import PROGRAM, completed, settings_for
 from tests.support import Bus, running, unique
 

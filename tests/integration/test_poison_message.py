@@ -18,15 +18,15 @@ POISON, GOOD = "198503122010011004", "199001012015032001"
 
 async def test_a_poison_message_is_dead_lettered_after_bounded_attempts(amqp_url, mongodb_url, monkeypatch):
     attempts = []
-    real_enrol = handlers.enrol
+    real_enroll = handlers.enroll
 
-    async def enrol(envelope, data, roster):
+    async def enroll(envelope, data, roster):
         if data.nip == POISON:
             attempts.append(envelope.id)
             raise RuntimeError("a bug that only this participant's data triggers")
-        return await real_enrol(envelope, data, roster)
+        return await real_enroll(envelope, data, roster)
 
-    monkeypatch.setattr(handlers, "enrol", enrol)
+    monkeypatch.setattr(handlers, "enroll", enroll)
     settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"), delivery_limit=3)
     async with running(create_app(settings)), Bus(amqp_url) as bus:
         for nip in (POISON, GOOD):

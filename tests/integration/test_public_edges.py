@@ -10,9 +10,9 @@ import pytest
 
 from devstack.upstream import cloud_event
 from services.certificates.app import create_app
-from shared.auth import hash_key, new_key
-from shared.events import completed_event_id
-from shared.settings import REPO_ROOT
+from shared.platform.auth import hash_key, new_key
+from shared.contract.events import completed_event_id
+from shared.platform.settings import REPO_ROOT
 from tests.integration.test_certificates_service import settings_for
 from tests.support import Bus, running, unique
 

@@ -6,7 +6,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.enrollment.app import Settings, create_app
-from shared.auth import hash_key, new_key
+from shared.platform.auth import hash_key, new_key
 from tests.support import Bus, eventually, running, unique
 
 pytestmark = pytest.mark.integration

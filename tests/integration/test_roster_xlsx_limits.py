@@ -11,7 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from services.enrollment.app import Settings, create_app
-from shared.auth import hash_key, new_key
+from shared.platform.auth import hash_key, new_key
 from tests.support import Bus, running, unique
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from shared import contract
-from shared.events import CompletedData, new_event
-from shared.messaging import RabbitPublisher, Unroutable
-from shared.outbox import MongoOutbox, with_outbox
+from shared.contract.events import CompletedData, new_event
+from shared.platform.messaging import RabbitPublisher, Unroutable
+from shared.platform.outbox import MongoOutbox, with_outbox
 from tests.support import drain, eventually, unique
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import datetime as dt
 from services.attendance.domain import Presence
 from services.attendance.domain import Attendee
 from services.certificates.domain import Certificate
-from shared.events import CloudEvent
-from shared.roster import Participant
+from shared.contract.events import CloudEvent
+from shared.contract.participant import Participant
 
 
 class FakeRoster:

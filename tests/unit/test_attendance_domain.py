@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 
 from services.attendance.domain import Attendee, Outcome, verdict
-from shared.programs import Programs
-from shared.roster import Participant
-from shared.settings import REPO_ROOT
+from shared.contract.programs import Programs
+from shared.contract.participant import Participant
+from shared.platform.settings import REPO_ROOT
 
 # 16 sessions, 12 of them complete it, 2 JP each; closes 9 October 2026.
 PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")

@@ -6,9 +6,9 @@ import random
 import pytest
 
 from services.attendance import handlers
-from shared.events import AttendedData, CloudEvent, EnrolledData, completed_event_id
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import AttendedData, CloudEvent, EnrolledData, completed_event_id
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 from .fakes import FakeAttendanceBook
 
@@ -34,7 +34,7 @@ SETTLE = dt.timedelta(seconds=30)
 async def replay(events, book, program=PROGRAM):
     for kind, envelope, data in events:
         if kind == "enrolled":
-            await handlers.record_enrolment(envelope, data, program, book, REPORTED)
+            await handlers.record_enrollment(envelope, data, program, book, REPORTED)
         else:
             await handlers.record_attendance(data, program, book, REPORTED)
 
@@ -53,7 +53,7 @@ async def test_all_sessions_in_any_order_with_duplicates_complete_once(seed):
     assert event.data["sessions"] == list(range(1, 17)) and event.data["jp"] == 32
 
 
-async def test_attendance_before_enrolment_completes_when_enrolment_arrives():
+async def test_attendance_before_enrollment_completes_when_enrollment_arrives():
     book = FakeAttendanceBook()
     await replay([attended(s) for s in range(1, 17)], book)
     assert book.completed == {}
@@ -91,7 +91,7 @@ async def test_meeting_the_rule_without_every_session_completes_after_the_progra
 
 async def test_a_participant_still_reporting_is_not_completed_by_the_sweep():
     book = FakeAttendanceBook()
-    await handlers.record_enrolment(*enrolled()[1:], PROGRAM, book, AFTER_CLOSE)
+    await handlers.record_enrollment(*enrolled()[1:], PROGRAM, book, AFTER_CLOSE)
     for s in range(1, 14):
         await handlers.record_attendance(attended(s)[2], PROGRAM, book, AFTER_CLOSE)  # late reports
     assert len(await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE + SETTLE / 2)) == 0
@@ -111,7 +111,7 @@ async def test_short_presences_are_recorded_but_do_not_count():
 
 async def test_a_withdrawal_before_the_end_stops_completion_on_the_rule_but_not_every_session():
     """Same facts, either order, same outcome (more in tests/unit/test_ordering.py)."""
-    from shared.events import WithdrawnData
+    from shared.contract.events import WithdrawnData
 
     withdrawal = WithdrawnData(program_id=PROGRAM.id, nip=NIP, reason="mutasi", withdrawn_at=T0)
     book = FakeAttendanceBook()
@@ -160,7 +160,7 @@ async def test_the_sweep_completes_a_crowd_in_bounded_chunks():
     nips = [f"198503122010011{i:03d}" for i in range(1, 601)]
     for nip in nips:
         data = EnrolledData(program_id=PROGRAM.id, nip=nip, name="Peserta", jenjang="ahli_pertama", unit_kerja="Satker")
-        await handlers.record_enrolment(enrolled()[1], data, PROGRAM, book, REPORTED)
+        await handlers.record_enrollment(enrolled()[1], data, PROGRAM, book, REPORTED)
         for s in range(1, 14):
             await handlers.record_attendance(AttendedData(program_id=PROGRAM.id, nip=nip, session=s), PROGRAM, book, REPORTED)
     chunks = []

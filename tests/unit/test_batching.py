@@ -3,8 +3,8 @@
 import asyncio
 
 from services.attendance import handlers
-from shared.batching import MicroBatcher
-from shared.events import AttendedData
+from shared.platform.batching import MicroBatcher
+from shared.contract.events import AttendedData
 
 from .fakes import FakeAttendanceBook
 from .test_attendance_handlers import NIP, PROGRAM, T0, enrolled
@@ -40,26 +40,26 @@ async def test_a_failed_flush_fails_every_item_of_that_batch_only():
 
 
 async def test_a_batch_with_the_last_sessions_completes_the_participant_once():
-    from shared.programs import Programs
-    from shared.settings import REPO_ROOT
+    from shared.contract.programs import Programs
+    from shared.platform.settings import REPO_ROOT
 
     programs = Programs.load(REPO_ROOT / "deploy" / "programs")
     book = FakeAttendanceBook()
     _, envelope, data = enrolled()
-    await handlers.record_enrolment(envelope, data, PROGRAM, book, T0)
+    await handlers.record_enrollment(envelope, data, PROGRAM, book, T0)
     batch = [AttendedData(program_id=PROGRAM.id, nip=NIP, session=s) for s in [*range(1, 17), 16, 15]]
     events = await handlers.record_attendance_batch(batch, programs, book, T0)
     assert sum(e is not None for e in events) == 1 and list(book.completed) == [(PROGRAM.id, NIP)]
 
 
 async def test_a_batch_meeting_the_rule_marks_the_participant_eligible_for_the_sweep():
-    from shared.programs import Programs
-    from shared.settings import REPO_ROOT
+    from shared.contract.programs import Programs
+    from shared.platform.settings import REPO_ROOT
 
     programs = Programs.load(REPO_ROOT / "deploy" / "programs")
     book = FakeAttendanceBook()
     _, envelope, data = enrolled()
-    await handlers.record_enrolment(envelope, data, PROGRAM, book, T0)
+    await handlers.record_enrollment(envelope, data, PROGRAM, book, T0)
     batch = [AttendedData(program_id=PROGRAM.id, nip=NIP, session=s) for s in range(1, 13)]
     assert await handlers.record_attendance_batch(batch, programs, book, T0) == [None] * 12
     assert book.eligible == {(PROGRAM.id, NIP)} and book.completed == {}, "eligible, completed later by the sweep"

@@ -5,9 +5,9 @@ import math
 import pytest
 
 from services.certificates import domain, handlers
-from shared.events import CompletedData
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import CompletedData
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 from .fakes import FakeCertificates, FakeRenderer, FakeStore
 

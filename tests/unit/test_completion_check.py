@@ -5,16 +5,16 @@ import datetime as dt
 import pytest
 
 from services.certificates.domain import completion_problem
-from shared.events import CompletedData
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import CompletedData
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 # 16 sessions, 12 of them complete it, 2 JP each.
 PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
 
 
 def completed(sessions, jp) -> CompletedData:
-    # Unvalidated: `decode` already refuses session numbers below 1 (shared/events.py); this checks the rule itself.
+    # Unvalidated: `decode` already refuses session numbers below 1 (shared/contract/events.py); this checks the rule itself.
     return CompletedData.model_construct(program_id=PROGRAM.id, nip="198503122010011004", name="Siti Aminah",
                                          jenjang="ahli_muda", unit_kerja="Biro Humas", sessions=sessions, jp=jp,
                                          completed_at=dt.datetime(2026, 10, 9, tzinfo=dt.UTC))  # fmt: skip

@@ -10,7 +10,7 @@ import yaml
 from services.attendance.app import Settings as AttendanceSettings
 from services.certificates.app import Settings as CertificateSettings
 from services.enrollment.app import Settings as EnrollmentSettings
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 
 SCHEMA = json.loads((REPO_ROOT / "tests" / "schemas" / "compose-spec.json").read_text())
 COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())

@@ -1,10 +1,10 @@
-"""The console's key may say which signed-in person acts; no other key may (shared/auth.py)."""
+"""The console's key may say which signed-in person acts; no other key may (shared/platform/auth.py)."""
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from shared import auth
+from shared.platform import auth
 
 CONSOLE_KEY, OTHER_KEY = auth.new_key(), auth.new_key()
 

@@ -1,7 +1,7 @@
 """The console in compose.yaml and behind the gateway, checked without a Docker engine."""
 
 from services.console.settings import ConsoleSettings
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
 from tests.unit.test_compose import COMPOSE
 
 

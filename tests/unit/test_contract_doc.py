@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared import contract
-from shared.events import DATA_BY_TYPE, CloudEvent
+from shared.contract.events import DATA_BY_TYPE, CloudEvent
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "contract.md").read_text(encoding="utf-8")

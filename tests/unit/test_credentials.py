@@ -10,8 +10,8 @@ from jwcrypto import jwk, jwt
 from services.certificates import credentials, domain
 from devstack.keys import make_key
 from services.certificates.issuer_keys import IssuerKeys
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
 LINKS = domain.Links("https://sertifikat.example.go.id")

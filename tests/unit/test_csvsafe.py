@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from shared.csvsafe import csv_line, neutralise
+from shared.platform.csvsafe import csv_line, neutralise
 
 
 @pytest.mark.parametrize("cell", ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3+cmd|' /C calc'!A0",

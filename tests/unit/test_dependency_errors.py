@@ -12,9 +12,9 @@ from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
 from services.certificates import storage  # noqa: F401  registers the object store's failure kinds
-from shared import logs
-from shared.messaging import dependency_error, is_transient
-from shared.nip import mask_nips
+from shared.platform import logs
+from shared.platform.messaging import dependency_error, is_transient
+from shared.contract.nip import mask_nips
 
 NIP = "198503122010011004"
 

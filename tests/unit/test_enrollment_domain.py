@@ -9,8 +9,8 @@ from services.enrollment import domain
 from services.enrollment.domain import Change, ImportPlan
 from services.enrollment.domain import RosterEntry
 from services.enrollment.roster_file import RosterFile, RowError
-from shared.events import EnrolledData
-from shared.roster import Participant
+from shared.contract.events import EnrolledData
+from shared.contract.participant import Participant
 
 PROGRAM = "humas-level-up-2026"
 NIP = "198503122010011004"

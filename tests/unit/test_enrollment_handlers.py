@@ -11,10 +11,10 @@ import pytest
 from services.enrollment import handlers, roster_file
 from services.enrollment.domain import RosterEntry
 from shared import contract
-from shared.events import CloudEvent, EnrolledData, WithdrawnData
-from shared.programs import Programs
-from shared.roster import Participant
-from shared.settings import REPO_ROOT
+from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData
+from shared.contract.programs import Programs
+from shared.contract.participant import Participant
+from shared.platform.settings import REPO_ROOT
 
 PROGRAMS = Programs.load(REPO_ROOT / "deploy" / "programs")
 PROGRAM = "humas-level-up-2026"
@@ -64,7 +64,7 @@ async def deliver(publisher: FakePublisher, roster: FakeRoster) -> None:
     """What the service's own consumer does with what it published."""
     for routing_key, event in publisher.published:
         if routing_key == contract.ENROLLED:
-            await handlers.enrol(event, EnrolledData.model_validate(event.data), roster)
+            await handlers.enroll(event, EnrolledData.model_validate(event.data), roster)
         else:
             await handlers.record_withdrawal(WithdrawnData.model_validate(event.data), roster)
 
@@ -84,16 +84,16 @@ def roster_csv(*rows: tuple[str, str, str]) -> roster_file.RosterFile:
 
 async def test_enrol_records_a_participant_and_a_stale_update_changes_nothing():
     roster = FakeRoster()
-    assert await handlers.enrol(envelope(T0, "new"), enrolled(name="Siti Baru"), roster)
-    assert not await handlers.enrol(envelope(T0 - dt.timedelta(days=1), "old"), enrolled(name="Siti Lama"), roster)
+    assert await handlers.enroll(envelope(T0, "new"), enrolled(name="Siti Baru"), roster)
+    assert not await handlers.enroll(envelope(T0 - dt.timedelta(days=1), "old"), enrolled(name="Siti Lama"), roster)
     assert (await roster.lookup(PROGRAM, SITI)).participant.name == "Siti Baru"
-    assert await handlers.enrol(envelope(T0 + dt.timedelta(days=1), "newer"), enrolled(name="Siti Terbaru"), roster)
+    assert await handlers.enroll(envelope(T0 + dt.timedelta(days=1), "newer"), enrolled(name="Siti Terbaru"), roster)
     assert (await roster.lookup(PROGRAM, SITI)).participant.name == "Siti Terbaru"
 
 
 async def test_record_withdrawal_marks_the_participant_withdrawn():
     roster = FakeRoster()
-    await handlers.enrol(envelope(T0), enrolled(), roster)
+    await handlers.enroll(envelope(T0), enrolled(), roster)
     await handlers.record_withdrawal(WithdrawnData(program_id=PROGRAM, nip=SITI, reason="mutasi", withdrawn_at=T0), roster)
     entry = await roster.lookup(PROGRAM, SITI)
     assert entry.withdrawn and entry.withdrawn_at == T0 and entry.withdrawal_reason == "mutasi"
@@ -103,9 +103,9 @@ async def test_record_withdrawal_marks_the_participant_withdrawn():
 async def seeded_roster() -> FakeRoster:
     """Siti enrolled as in the file, Dewi with another unit kerja, Ahmad withdrawn; Rina unknown."""
     roster = FakeRoster()
-    await handlers.enrol(envelope(T0, "s"), enrolled(SITI, "Siti Aminah"), roster)
-    await handlers.enrol(envelope(T0, "d"), enrolled(DEWI, "Dewi Lestari", "Kanwil Jawa Barat"), roster)
-    await handlers.enrol(envelope(T0, "a"), enrolled(AHMAD, "Ahmad Fauzi"), roster)
+    await handlers.enroll(envelope(T0, "s"), enrolled(SITI, "Siti Aminah"), roster)
+    await handlers.enroll(envelope(T0, "d"), enrolled(DEWI, "Dewi Lestari", "Kanwil Jawa Barat"), roster)
+    await handlers.enroll(envelope(T0, "a"), enrolled(AHMAD, "Ahmad Fauzi"), roster)
     await roster.withdraw(PROGRAM, AHMAD, "mutasi", T0)
     return roster
 
@@ -164,7 +164,7 @@ async def test_put_participant_publishes_a_change_and_nothing_when_unchanged():
 async def test_put_participant_refuses_a_withdrawn_participant():
     """The API answers 409 to this: withdrawal is final."""
     roster, publisher = FakeRoster(), FakePublisher()
-    await handlers.enrol(envelope(T0), enrolled(), roster)
+    await handlers.enroll(envelope(T0), enrolled(), roster)
     await roster.withdraw(PROGRAM, SITI, "mutasi", T0)
     with pytest.raises(handlers.Withdrawn, match="withdrew on 2026-01-10: withdrawal is final"):
         await handlers.put_participant(enrolled(name="Siti Kembali"), roster, publisher)
@@ -183,7 +183,7 @@ async def test_withdraw_refuses_someone_not_enrolled():
 
 async def test_withdraw_publishes_and_a_second_withdrawal_keeps_the_first_date():
     roster, publisher = FakeRoster(), FakePublisher()
-    await handlers.enrol(envelope(T0), enrolled(), roster)
+    await handlers.enroll(envelope(T0), enrolled(), roster)
     first = await handlers.withdraw(PROGRAM, SITI, "mutasi", roster, publisher, now=T0)
     assert publisher.published == [(contract.WITHDRAWN, first)] and first.source == handlers.SOURCE
     await deliver(publisher, roster)

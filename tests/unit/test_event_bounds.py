@@ -9,7 +9,7 @@ import pytest
 
 from devstack.upstream import cloud_event
 from shared import contract
-from shared.events import DATA_BY_TYPE, MAX_JP, MAX_MINUTES, MAX_REVISION, MAX_SESSIONS, InvalidEvent, decode
+from shared.contract.events import DATA_BY_TYPE, MAX_JP, MAX_MINUTES, MAX_REVISION, MAX_SESSIONS, InvalidEvent, decode
 from tests.bad_inputs import ATTENDED, NIP, P
 
 COMPLETED = {"program_id": P, "nip": NIP, "name": "Siti", "jenjang": "ahli_pertama", "unit_kerja": "Biro Humas",
@@ -52,7 +52,7 @@ def test_numbers_at_their_bounds_are_accepted():
 
 
 def test_every_integer_field_of_every_event_has_an_upper_bound():
-    """A new numeric field must come with its bound (the reason is at the top of shared/events.py)."""
+    """A new numeric field must come with its bound (the reason is at the top of shared/contract/events.py)."""
     for type_, model in DATA_BY_TYPE.items():
         schema = model.model_json_schema()
         for name, prop in schema["properties"].items():

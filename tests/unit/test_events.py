@@ -7,9 +7,9 @@ import pytest
 
 from devstack.upstream import cloud_event
 from shared import contract
-from shared.events import DATA_BY_TYPE, InvalidEvent, decode
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import DATA_BY_TYPE, InvalidEvent, decode
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 from tests.bad_inputs import MESSAGES
 
 PROGRAMS = Programs.load(REPO_ROOT / "deploy" / "programs")

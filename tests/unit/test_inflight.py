@@ -1,6 +1,6 @@
-"""What is in hand, per replica, and when every input message is known handled (shared/inflight.py)."""
+"""What is in hand, per replica, and when every input message is known handled (shared/platform/inflight.py)."""
 
-from shared.inflight import Heartbeat, InFlight, Watermark
+from shared.platform.inflight import Heartbeat, InFlight, Watermark
 
 
 def test_the_oldest_handler_still_in_flight_is_reported():

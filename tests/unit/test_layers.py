@@ -2,6 +2,9 @@
 
 - No service imports another service: they meet only on the bus and over HTTP.
 - `shared/` imports no service.
+- The contract (`shared/contract/`: what an integrator reads) imports no platform code, no
+  service and no I/O library; the platform (`shared/platform/`) may use the contract.
+- Production code (services, shared, ops) imports no dev tooling (devstack, bench, tests).
 - A `domain.py` is pure: no database, web, broker or object-store library.
 """
 
@@ -56,6 +59,27 @@ def test_shared_imports_no_service():
         for path in python_files("shared")
         for module in imported_modules(path)
         if module == "services" or module.startswith("services.")
+    }
+    assert not breaches
+
+
+def test_the_contract_imports_no_platform_service_or_io():
+    breaches = {
+        f"{path.relative_to(REPO)} imports {module}"
+        for path in python_files("shared", "contract")
+        for module in imported_modules(path)
+        if module.startswith(("shared.platform", "services")) or module.split(".")[0] in IO_LIBRARIES
+    }
+    assert not breaches
+
+
+@pytest.mark.parametrize("part", ["services", "shared", "ops"])
+def test_production_code_imports_no_dev_tooling(part):
+    breaches = {
+        f"{path.relative_to(REPO)} imports {module}"
+        for path in python_files(part)
+        for module in imported_modules(path)
+        if module.split(".")[0] in ("devstack", "bench", "tests")
     }
     assert not breaches
 

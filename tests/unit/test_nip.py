@@ -1,6 +1,6 @@
 import pytest
 
-from shared.nip import InvalidNip, group_nip, mask_nip, validate_nip
+from shared.contract.nip import InvalidNip, group_nip, mask_nip, validate_nip
 
 GOOD = "198503122010011004"
 

@@ -1,4 +1,4 @@
-"""The order of facts about one participant (shared/ordering.py) and what a withdrawal changes
+"""The order of facts about one participant (shared/contract/ordering.py) and what a withdrawal changes
 (services/attendance/domain.py): pure rules, and the handlers of both services on in-memory fakes."""
 
 import datetime as dt
@@ -9,10 +9,10 @@ import pytest
 from services.attendance import domain
 from services.attendance import handlers as attendance
 from services.enrollment import handlers as enrollment
-from shared.events import CloudEvent, EnrolledData, WithdrawnData
-from shared.ordering import UNDATED, event_key, rank
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData
+from shared.contract.ordering import UNDATED, event_key, rank
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 from .fakes import FakeAttendanceBook, FakeRoster
 
@@ -56,9 +56,9 @@ async def test_a_replayed_undated_event_never_beats_a_later_correction(service):
 
     async def receive(event, at):
         if service == "enrollment":
-            await enrollment.enrol(*event, book, now=at)
+            await enrollment.enroll(*event, book, now=at)
         else:
-            await attendance.record_enrolment(*event, PROGRAM, book, now=at)
+            await attendance.record_enrollment(*event, PROGRAM, book, now=at)
 
     await receive(OLD, T0)
     await receive(CORRECTION, T0 + dt.timedelta(hours=1))
@@ -73,7 +73,7 @@ async def test_a_replayed_undated_event_never_beats_a_later_correction(service):
 async def test_whatever_the_order_a_dated_event_wins_over_undated_ones(order):
     roster = FakeRoster()
     for i, event in enumerate(order):
-        await enrollment.enrol(*event, roster, now=T0 + dt.timedelta(minutes=i))
+        await enrollment.enroll(*event, roster, now=T0 + dt.timedelta(minutes=i))
     assert (await roster.get(PROGRAM.id, NIP)).name == "Nama Resmi"
 
 
@@ -101,7 +101,7 @@ def test_a_withdrawal_before_the_end_stops_completion_on_the_rule_but_not_for_ev
 
 
 def attended(session):
-    from shared.events import AttendedData
+    from shared.contract.events import AttendedData
 
     return AttendedData(program_id=PROGRAM.id, nip=NIP, session=session)
 
@@ -129,7 +129,7 @@ async def test_withdrawal_and_the_last_report_give_the_same_outcome_in_either_or
                                                                                   withdrawn_first):  # fmt: skip
     *earlier, last = sessions
     book = FakeAttendanceBook()
-    await attendance.record_enrolment(*enrolled("Siti", T0, "e"), PROGRAM, book, AFTER_CLOSE)
+    await attendance.record_enrollment(*enrolled("Siti", T0, "e"), PROGRAM, book, AFTER_CLOSE)
     for s in earlier:
         await attendance.record_attendance(attended(s), PROGRAM, book, AFTER_CLOSE)
     steps = [attendance.record_withdrawal(withdrawal(withdrawn_at), PROGRAM, book),

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from shared.programs import CompletionRule, Program, Programs
-from shared.settings import REPO_ROOT
+from shared.contract.programs import CompletionRule, Program, Programs
+from shared.platform.settings import REPO_ROOT
 
 
 @pytest.fixture(scope="module")

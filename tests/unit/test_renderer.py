@@ -12,9 +12,9 @@ from pypdf import PdfReader
 
 from services.certificates import domain
 from services.certificates.renderer import TEMPLATES, TypstRenderer, qr_svg
-from shared.events import CompletedData
-from shared.programs import Programs
-from shared.settings import REPO_ROOT
+from shared.contract.events import CompletedData
+from shared.contract.programs import Programs
+from shared.platform.settings import REPO_ROOT
 
 PROGRAM = Programs.load(REPO_ROOT / "deploy" / "programs").get("humas-level-up-2026")
 NOW = dt.datetime(2026, 10, 9, 3, tzinfo=dt.UTC)
@@ -84,7 +84,7 @@ def test_the_printed_qr_code_reads_as_the_verify_url():
 
 def test_a_template_outside_the_template_folder_is_refused(renderer):
     with pytest.raises(ValueError, match="outside"):
-        renderer.render_sync("../../../shared/contract.py", {"verify_url": "x"}, NOW)
+        renderer.render_sync("../../../shared/contract/__init__.py", {"verify_url": "x"}, NOW)
 
 
 def test_save_a_picture_of_the_certificate(artefacts):

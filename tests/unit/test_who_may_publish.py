@@ -12,7 +12,7 @@ from services.certificates.app import Settings as CertificateSettings
 from services.certificates.app import create_app as certificates_app
 from services.enrollment.app import create_app as enrollment_app
 from shared import contract
-from shared.settings import REPO_ROOT, names
+from shared.platform.settings import REPO_ROOT, names
 
 KEYS = tuple(contract.TYPE_BY_ROUTING_KEY)
 

@@ -1,44 +1,15 @@
-"""A participant as enrolled. Shared by enrollment and attendance (each keeps its own copy).
-
-Terms: `nip` the civil-servant number; `jenjang` the functional rank (Ahli Pertama …);
-`unit_kerja` the work unit; `jp` (jam pelajaran) learning hours.
-"""
+"""The roster copy each service keeps (enrollment, attendance): written only by a newer
+version of a participant (shared/contract/ordering.py)."""
 
 import datetime as dt
-from dataclasses import asdict, dataclass
 
-from .events import EnrolledData
-from .ordering import from_order_key, order_key
-
-
-@dataclass(frozen=True)
-class Participant:
-    program_id: str
-    nip: str
-    name: str
-    jenjang: str
-    unit_kerja: str
-    email: str | None = None
-
-    @classmethod
-    def from_event(cls, data: EnrolledData) -> "Participant":
-        return cls(data.program_id, data.nip, data.name, data.jenjang, data.unit_kerja, data.email)
-
-    @property
-    def key(self) -> str:
-        return participant_key(self.program_id, self.nip)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def participant_key(program_id: str, nip: str) -> str:
-    return f"{program_id}:{nip}"
+from ..contract.ordering import from_order_key, order_key
+from ..contract.participant import Participant
 
 
 async def save_if_newer(collection, participant: Participant, rank: str) -> bool:
     """Write this version of the participant unless a later one is stored (`rank`:
-    shared/ordering.py; a document stored before ranks existed has only a `time` and is overwritten).
+    shared/contract/ordering.py; a document stored before ranks existed has only a `time` and is overwritten).
 
     Each step is one atomic single-document write conditioned on `_id` and one condition on
     `rank`: update an earlier version, or fill a document that has none yet (another writer, such
@@ -69,7 +40,7 @@ async def save_if_newer(collection, participant: Participant, rank: str) -> bool
 async def first_receipt(collection, doc_id: str, fields: dict, event: str, now: dt.datetime) -> dt.datetime:
     """When this service first received the undated event `event` (its `ordering.event_key`):
     `now` unless it was received before. Kept in the participant's document (`received`), so a
-    redelivery or replay keeps the rank it had (shared/ordering.py). `fields` fill a new document."""
+    redelivery or replay keeps the rank it had (shared/contract/ordering.py). `fields` fill a new document."""
     from pymongo.errors import DuplicateKeyError
 
     path = f"received.{event}"

@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceSettings(BaseSettings):
@@ -26,14 +26,14 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = Field(default=5, ge=1)
     outbox_interval_s: float = Field(default=2.0, gt=0)
     # How far an event's `time` may run ahead of this service's clock (clocks differ a little);
-    # an event dated further ahead is dead-lettered (shared/ordering.py).
+    # an event dated further ahead is dead-lettered (shared/contract/ordering.py).
     max_clock_skew_s: float = Field(default=300.0, ge=0)
     # A dependency still unreachable after this long at start-up ends the process (the supervisor
     # restarts it); once running, outages are waited out indefinitely.
     startup_timeout_s: float = Field(default=120.0, gt=0)
-    # Operators' API keys as `name:sha256hex` pairs, comma-separated (shared/auth.py).
+    # Operators' API keys as `name:sha256hex` pairs, comma-separated (shared/platform/auth.py).
     operator_api_keys: str = ""
-    # Key names that may act for a signed-in person (X-Acting-Operator): the console's (shared/auth.py).
+    # Key names that may act for a signed-in person (X-Acting-Operator): the console's (shared/platform/auth.py).
     operator_delegates: str = ""
     # RabbitMQ logins whose `completed` events are believed (the AMQP user_id, which the broker
     # checks): the attendance service's and the operator's dead-letter replays. Comma-separated;

@@ -18,10 +18,11 @@ from faststream.rabbit.schemas import Channel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from . import contract, logs
+from .. import contract
+from . import logs
 from .auth import OperatorKeys, operator_dependency
 from .http import HeadAsGet, add_security_headers
-from .events import InvalidEvent, decode, event_identity
+from ..contract.events import InvalidEvent, decode, event_identity
 from .inflight import InFlight
 from .messaging import (
     EVENTS,
@@ -38,7 +39,7 @@ from .messaging import (
 )
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .programs import Programs
+from ..contract.programs import Programs
 from .settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -60,7 +61,7 @@ class Runtime(Generic[P]):
             log_level=logging.DEBUG,  # FastStream's per-message "Received/Processed" lines: debug only
         )
         self.metrics = Metrics(service)
-        self.in_flight = InFlight()  # handlers between entry and ack (shared/inflight.py)
+        self.in_flight = InFlight()  # handlers between entry and ack (shared/platform/inflight.py)
         self.user = amqp_user(settings.amqp_url)
         self.publisher = RabbitPublisher(self.broker, self.metrics, user_id=self.user)
         self.dead_letters = DeadLetters(self.broker, service, self.metrics, user_id=self.user)

@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from . import contract
+from .. import contract
 from .nip import InvalidNip, validate_nip
 from .ordering import MAX_CLOCK_SKEW, ahead_of_clock
 from .programs import Programs
@@ -193,7 +193,7 @@ def decode(body: bytes, accepted: dict[str, type[_Data]], programs: Programs | N
     """Body bytes → (envelope, typed data), or InvalidEvent with the reason.
 
     A fact dated ahead of our clock (beyond `max_skew`) is refused, whatever its type: its date is
-    wrong, and as the latest `time` it could never be corrected (shared/ordering.py)."""
+    wrong, and as the latest `time` it could never be corrected (shared/contract/ordering.py)."""
     if len(body) > MAX_BODY_BYTES:
         raise InvalidEvent(f"body of {len(body)} bytes exceeds the limit of {MAX_BODY_BYTES}")
     try:

@@ -8,7 +8,7 @@ import sys
 
 import structlog
 
-from .nip import mask_nips
+from ..contract.nip import mask_nips
 
 
 def configure(service: str, level: str = "info") -> structlog.stdlib.BoundLogger:

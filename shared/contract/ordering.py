@@ -5,7 +5,7 @@ latest `time` wins"), so their copies agree whatever order each receives the eve
 `time` is optional in CloudEvents, and a fact dated ahead of our clock could never be corrected
 (nothing later would beat it). So:
 - an event dated more than the allowed clock skew ahead of the receiving service's clock is
-  refused (`shared.events.decode`, for every event type);
+  refused (`shared.contract.events.decode`, for every event type);
 - an event with a `time` ranks by it; equal times are broken by the event's identity
   `(source, id)`, so both services pick the same winner;
 - an event without `time` ranks below every dated event of the participant: nothing says it is

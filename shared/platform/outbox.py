@@ -20,7 +20,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from .batching import MicroBatcher
-from .events import CloudEvent
+from ..contract.events import CloudEvent
 from .logs import describe
 from .messaging import Publisher, Unroutable
 

@@ -17,10 +17,10 @@ from aiormq.abc import DeliveredMessage
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 
-from . import contract
-from .events import CloudEvent, typed_envelope
+from .. import contract
+from ..contract.events import CloudEvent, typed_envelope
 from .logs import describe
-from .nip import mask_nips
+from ..contract.nip import mask_nips
 
 log = logging.getLogger(__name__)
 
