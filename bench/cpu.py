@@ -17,7 +17,12 @@ def _stats():
         except (OSError, ValueError):
             continue
         fields = text[comm_end + 2 :].split()  # from field 3 (state) on
-        yield int(path.parent.name), text[text.index("(") + 1 : comm_end], int(fields[2]), int(fields[11]) + int(fields[12])
+        yield (
+            int(path.parent.name),
+            text[text.index("(") + 1 : comm_end],
+            int(fields[2]),
+            int(fields[11]) + int(fields[12]),
+        )
 
 
 def _process_cpu_s(pid: int) -> float:

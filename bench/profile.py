@@ -15,9 +15,23 @@ class Profiles:
     def __init__(self, services: list[processes.ServiceProcess], out_dir: Path, stamp: str):
         self.files = {s.name: out_dir / f"{stamp}-profile-{s.name}.txt" for s in services}
         self._spies = [
-            subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "100", "--nonblocking", "--pid",
-                              str(s.process.pid), "-o", str(self.files[s.name])],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "100",
+                    "--nonblocking",
+                    "--pid",
+                    str(s.process.pid),
+                    "-o",
+                    str(self.files[s.name]),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
             for s in services
         ]
 

@@ -27,17 +27,17 @@ from pymongo import AsyncMongoClient
 from tqdm import tqdm
 
 from devstack import processes, servers
+from devstack.keys import make_key, make_self_signed
 from devstack.rabbit import fresh_vhost
 from devstack.upstream import Upstream, cloud_event
 from services.certificates import credentials, domain
-from devstack.keys import make_key, make_self_signed
 from services.certificates.issuer_keys import IssuerKeys
 from services.certificates.renderer import SignedRenderer, TypstRenderer
 from services.certificates.signing import PdfSigner
 from shared import contract
 from shared.contract.events import completed_event_id
-from shared.platform.messaging import amqp_user
 from shared.contract.programs import Programs
+from shared.platform.messaging import amqp_user
 from shared.platform.settings import REPO_ROOT
 
 from . import workload
@@ -57,8 +57,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the last certificate")
     parser.add_argument("--profile", action="store_true", help="sample each service with py-spy during the replay")
     parser.add_argument("--attendance-scale", type=int, default=1, help="cohorts for the attendance-alone stage")
-    parser.add_argument("--stages", default="bare,replay,cert,attendance",
-                        help="which of bare,replay,cert,attendance to run (all by default)")
+    parser.add_argument(
+        "--stages",
+        default="bare,replay,cert,attendance",
+        help="which of bare,replay,cert,attendance to run (all by default)",
+    )
     return parser.parse_args()
 
 
@@ -150,7 +153,9 @@ def bare_credential(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
         vc = credentials.credential(PROGRAM, cert, links, credentials.new_salt())
         jwt = keys.sign(credentials.jwt_claims(vc))
         issuing[0] += time.process_time() - started
-        renderer.render_sync(PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026", "credential": jwt}, now)
+        renderer.render_sync(
+            PROGRAM.template, {**content, "number": f"{i:04d}/BH/HUMAS-LU/2026", "credential": jwt}, now
+        )
 
     plain(0), with_credential(0)  # the first compiles load fonts
     spent = {plain: 0.0, with_credential: 0.0}
@@ -162,9 +167,13 @@ def bare_credential(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
     base, extra, issue = (spent[plain] * 1000 / n, spent[with_credential] * 1000 / n, issuing[0] * 1000 / n)
     # The issue itself (content and signature) is measured directly; the embedding's cost is within
     # the noise of the difference, which is reported as it came.
-    return {"render_sign_cpu_ms": round(base, 2), "with_credential_cpu_ms": round(extra, 2),
-            "credential_issue_cpu_ms": round(issue, 3), "credential_share": round(issue / base, 3),
-            "difference_cpu_ms": round(extra - base, 2)}
+    return {
+        "render_sign_cpu_ms": round(base, 2),
+        "with_credential_cpu_ms": round(extra, 2),
+        "credential_issue_cpu_ms": round(issue, 3),
+        "credential_share": round(issue / base, 3),
+        "difference_cpu_ms": round(extra - base, 2),
+    }
 
 
 # ---- the system ----------------------------------------------------------------------------
@@ -313,7 +322,9 @@ def _print_hot(profiles: Profiles, services) -> dict:
     return hot
 
 
-async def certificate_stage(stack: Stack, amqp_url: str, n: int, instances: int, profile: bool = False) -> tuple[float, dict]:
+async def certificate_stage(
+    stack: Stack, amqp_url: str, n: int, instances: int, profile: bool = False
+) -> tuple[float, dict]:
     """Completions straight into the certificate queue: certificates/s with `instances` processes,
     and the CPU milliseconds each component spent per certificate."""
     tag = f"cert{instances}-{uuid.uuid4().hex[:6]}"
@@ -421,7 +432,11 @@ async def main_async(args) -> dict:
     size = len(json.dumps(next(iter(workload.events(PROGRAM, workload.cohort(PROGRAM, 1))))[1]))
     result: dict = {"scale": args.scale, "at": dt.datetime.now(dt.UTC).isoformat(), "machine": _machine()}
     stages = set(args.stages.split(","))
-    with tempfile.TemporaryDirectory(prefix="humas-bench-") as tmp, Stack(Path(tmp)) as stack, fresh_vhost("bench") as amqp:
+    with (
+        tempfile.TemporaryDirectory(prefix="humas-bench-") as tmp,
+        Stack(Path(tmp)) as stack,
+        fresh_vhost("bench") as amqp,
+    ):
         if "bare" in stages:
             n_bare = min(args.bare_cap, people_events * args.scale)
             print(f"• bare broker round trip: {n_bare} messages of {size} bytes …")
@@ -432,14 +447,18 @@ async def main_async(args) -> dict:
             # In a thread, as the service does: pyHanko runs its own event loop.
             result["bare_renderer_pdfs_per_s"] = round(await asyncio.to_thread(bare_renderer, 300, stack.signing), 1)
             print("• bare credential: 200 certificates with and 200 without their Open Badges credential …")
-            result["bare_credential"] = await asyncio.to_thread(bare_credential, 200, stack.signing, stack.root / "credential-keys")
+            result["bare_credential"] = await asyncio.to_thread(
+                bare_credential, 200, stack.signing, stack.root / "credential-keys"
+            )
         if "replay" in stages:
             print(f"• the year, scale {args.scale} …")
             result["replay"] = await replay_year(stack, amqp, args)
         if "cert" in stages:
             print(f"• certificate stage, 1 and 2 processes, {args.cert_probe} completions each …")
             for instances in (1, 2):
-                rate, cpu = await certificate_stage(stack, amqp, args.cert_probe, instances, args.profile and instances == 1)
+                rate, cpu = await certificate_stage(
+                    stack, amqp, args.cert_probe, instances, args.profile and instances == 1
+                )
                 result[f"cert_stage_{instances}_per_s"] = round(rate, 1)
                 result[f"cert_stage_{instances}_cpu_ms_per_certificate"] = cpu
         if "attendance" in stages:
@@ -464,23 +483,68 @@ def _ratio(a: float | None, b: float | None) -> str:
 def report(r: dict) -> list[tuple[str, str, str, str]]:
     """(measure, figures, ratio, target) for what this run measured."""
     replay, rows = r.get("replay"), []
-    ingest, upserts, broker = (replay or {}).get("attendance_events_per_s"), r.get("bare_db_upserts_per_s"), r.get("bare_broker_msgs_per_s")
+    ingest, upserts, broker = (
+        (replay or {}).get("attendance_events_per_s"),
+        r.get("bare_db_upserts_per_s"),
+        r.get("bare_broker_msgs_per_s"),
+    )
     renderer, one, two = r.get("bare_renderer_pdfs_per_s"), r.get("cert_stage_1_per_s"), r.get("cert_stage_2_per_s")
     if alone := r.get("attendance_stage_per_s"):
-        rows += [("attendance alone (queue filled first) vs bare upserts", f"{alone:.0f}/s vs {upserts or 0:.0f}/s", _ratio(alone, upserts), "≥ 1.0×")]
-    if replay:
-        rows += [("attendance ingest during the replay vs bare upserts", f"{ingest:.0f}/s vs {upserts or 0:.0f}/s", _ratio(ingest, upserts), "≥ 1.0×"),
-                 ("ingest during the replay vs bare broker round trip", f"{ingest:.0f}/s vs {broker or 0:.0f}/s", _ratio(ingest, broker), "(limit)")]
-    if one:
-        rows += [("certificate stage (1 process) vs bare renderer", f"{one:.0f}/s vs {renderer or 0:.0f}/s", _ratio(one, renderer), "≥ 0.8×"),
-                 ("2 certificate processes vs 1", f"{two:.0f}/s vs {one:.0f}/s", _ratio(two, one), "≥ 1.6×")]
+        rows += [
+            (
+                "attendance alone (queue filled first) vs bare upserts",
+                f"{alone:.0f}/s vs {upserts or 0:.0f}/s",
+                _ratio(alone, upserts),
+                "≥ 1.0×",
+            )
+        ]
     if replay:
         rows += [
-            ("first event → last certificate", f"{replay['first_event_to_last_certificate_s']:.1f} s", "", "≤ 30 s (scale 1)"),
+            (
+                "attendance ingest during the replay vs bare upserts",
+                f"{ingest:.0f}/s vs {upserts or 0:.0f}/s",
+                _ratio(ingest, upserts),
+                "≥ 1.0×",
+            ),
+            (
+                "ingest during the replay vs bare broker round trip",
+                f"{ingest:.0f}/s vs {broker or 0:.0f}/s",
+                _ratio(ingest, broker),
+                "(limit)",
+            ),
+        ]
+    if one:
+        rows += [
+            (
+                "certificate stage (1 process) vs bare renderer",
+                f"{one:.0f}/s vs {renderer or 0:.0f}/s",
+                _ratio(one, renderer),
+                "≥ 0.8×",
+            ),
+            ("2 certificate processes vs 1", f"{two:.0f}/s vs {one:.0f}/s", _ratio(two, one), "≥ 1.6×"),
+        ]
+    if replay:
+        rows += [
+            (
+                "first event → last certificate",
+                f"{replay['first_event_to_last_certificate_s']:.1f} s",
+                "",
+                "≤ 30 s (scale 1)",
+            ),
             ("lost certificates", f"{replay['lost']} of {replay['expected_certificates']}", "", "0"),
             ("completed with other sessions than attended", str(replay["wrong_sessions"]), "", "0"),
-            ("peak RSS per service", ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()), "", "< 300 MB"),
-            ("completed → issued latency", ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()), "", ""),
+            (
+                "peak RSS per service",
+                ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()),
+                "",
+                "< 300 MB",
+            ),
+            (
+                "completed → issued latency",
+                ", ".join(f"{k} {v:.0f} ms" for k, v in replay["latency_completed_to_issued_ms"].items()),
+                "",
+                "",
+            ),
         ]
     return rows  # fmt: skip
 
@@ -504,7 +568,9 @@ def main() -> None:
     (RESULTS / f"{stamp}-scale{args.scale}.json").write_text(json.dumps(result, indent=2))
     if "replay" in result:
         plot(result, RESULTS / f"{stamp}-scale{args.scale}.png")
-        print(f"\nscale {args.scale}: {result['replay']['participants']} participants, {result['replay']['events']} events")
+        print(
+            f"\nscale {args.scale}: {result['replay']['participants']} participants, {result['replay']['events']} events"
+        )
     rows = report(result)
     width = max((len(r[0]) for r in rows), default=0)
     for name, figures, ratio, target in rows:

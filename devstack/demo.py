@@ -59,7 +59,9 @@ def _name(rng: random.Random) -> str:
     name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
     if rng.random() < 0.15:
         name = f"{rng.choice(['Dr.', 'Dra.', 'Hj.', 'H.'])} {name}"
-    return f"{name}, {rng.choice(TITLES[:7])}" + (f", {rng.choice(['M.Si.', 'M.I.Kom.'])}" if rng.random() < 0.2 else "")
+    return f"{name}, {rng.choice(TITLES[:7])}" + (
+        f", {rng.choice(['M.Si.', 'M.I.Kom.'])}" if rng.random() < 0.2 else ""
+    )
 
 
 def cohort(program: Program, size: int = SEED_SIZE, seed: int = 2026) -> list[DemoParticipant]:
@@ -111,7 +113,9 @@ async def run_demo(amqp_url: str, services: Services, program: Program, size: in
     async with httpx.AsyncClient(timeout=120, headers=auth) as http:
         roster = roster_csv(people).encode()
         url = f"{services.enrollment}/api/roster/{program.id}/import"
-        dry = (await http.post(url, params={"dry_run": "true"}, content=roster, headers={"Content-Type": "text/csv"})).json()
+        dry = (
+            await http.post(url, params={"dry_run": "true"}, content=roster, headers={"Content-Type": "text/csv"})
+        ).json()
         print(f"• roster CSV, dry run: {dry['rows']} rows, {dry['accepted']} valid, {dry['rejected']} with errors, "
               f"{dry['new']} new, {dry['unchanged']} unchanged")  # fmt: skip
         report = (await http.post(url, content=roster, headers={"Content-Type": "text/csv"})).json()

@@ -14,12 +14,11 @@ import signal
 import time
 from pathlib import Path
 
+from ops import rabbitmq_users
+from shared.contract.programs import Programs
 from shared.platform import auth
 from shared.platform.messaging import amqp_user
-from shared.contract.programs import Programs
 from shared.platform.settings import REPO_ROOT
-
-from ops import rabbitmq_users
 
 from . import demo, processes, servers
 from .rabbit import trust_settings, with_service_users
@@ -123,7 +122,9 @@ def main() -> None:
             demo.print_summary(result, program)
             for row in list(result["issued"].values())[:3]:
                 code = row["verify_url"].rsplit("/", 1)[1]
-                print(f"  {row['nomor']}  PDF {urls['certificates']}/certificates/{code}.pdf\n{'':>25}verify: {row['verify_url']}")
+                print(
+                    f"  {row['nomor']}  PDF {urls['certificates']}/certificates/{code}.pdf\n{'':>25}verify: {row['verify_url']}"
+                )
         if api_key:
             print(f"\nOperator API key (stored in {args.data_dir / 'operator-api-key'}):\n  {api_key}")
             print(f"  curl -H 'X-API-Key: {api_key}' '{urls['attendance']}/api/attendance/{args.program}/summary'")

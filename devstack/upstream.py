@@ -11,8 +11,12 @@ import aiormq
 from shared import contract
 from shared.platform.messaging import amqp_user
 
-CONNECTION_ERRORS = (aiormq.exceptions.ChannelInvalidStateError, aiormq.exceptions.AMQPConnectionError, ConnectionError,
-                     RuntimeError)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)
+CONNECTION_ERRORS = (
+    aiormq.exceptions.ChannelInvalidStateError,
+    aiormq.exceptions.AMQPConnectionError,
+    ConnectionError,
+    RuntimeError,
+)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)
 
 
 def cloud_event(routing_key: str, data: dict, *, source: str = "/mooc-pintar", time: dt.datetime | None = None,

@@ -137,10 +137,16 @@ async def replay(amqp_url: str, queue: str, ids: set[str] | None) -> list[str]:
             original = letter.message
             headers = {k: v for k, v in (original.headers or {}).items() if not k.startswith(_DEAD_LETTER_HEADERS)}
             await exchange.publish(
-                aio_pika.Message(original.body, content_type=original.content_type or contract.CONTENT_TYPE,
-                                 message_id=original.message_id, type=original.type, timestamp=original.timestamp,
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, user_id=amqp_user(amqp_url),
-                                 headers={**headers, "x-replayed-from": dead_letter_queue_name(queue)}),  # fmt: skip
+                aio_pika.Message(
+                    original.body,
+                    content_type=original.content_type or contract.CONTENT_TYPE,
+                    message_id=original.message_id,
+                    type=original.type,
+                    timestamp=original.timestamp,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    user_id=amqp_user(amqp_url),
+                    headers={**headers, "x-replayed-from": dead_letter_queue_name(queue)},
+                ),  # fmt: skip
                 routing_key=letter.routing_key,
             )
             await original.ack()  # only after the broker confirmed the re-publish (and a queue took it)

@@ -105,8 +105,12 @@ def password_hash(password: str) -> str:
 def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "humas") -> dict:
     return {
         "users": [
-            {"name": username(role, prefix), "password_hash": password_hash(passwords[role]),
-             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"] if role == "admin" else []}
+            {
+                "name": username(role, prefix),
+                "password_hash": password_hash(passwords[role]),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"] if role == "admin" else [],
+            }
             for role in ROLES
         ],  # fmt: skip
         "vhosts": [{"name": vhost}],
@@ -115,13 +119,25 @@ def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "huma
             for role, p in PERMISSIONS.items()
         ],
         "topic_permissions": [
-            {"user": username(role, prefix), "vhost": vhost, "exchange": contract.EXCHANGE, "write": write,
-             "read": read}
+            {
+                "user": username(role, prefix),
+                "vhost": vhost,
+                "exchange": contract.EXCHANGE,
+                "write": write,
+                "read": read,
+            }
             for role, (write, read) in TOPIC_PERMISSIONS.items()
         ],  # fmt: skip
         "exchanges": [
-            {"name": name, "vhost": vhost, "type": kind, "durable": True, "auto_delete": False, "internal": False,
-             "arguments": {}}
+            {
+                "name": name,
+                "vhost": vhost,
+                "type": kind,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
             for name, kind in ((contract.EXCHANGE, "topic"), (contract.DEAD_LETTER_EXCHANGE, "direct"))
         ],  # fmt: skip
     }

@@ -10,7 +10,13 @@ from shared.contract.events import MAX_BODY_BYTES
 
 P = "humas-level-up-2026"
 NIP = "198503122010011004"
-ENROLLED = {"program_id": P, "nip": NIP, "name": "Siti Aminah, S.Sos.", "jenjang": "ahli_pertama", "unit_kerja": "Biro Humas"}
+ENROLLED = {
+    "program_id": P,
+    "nip": NIP,
+    "name": "Siti Aminah, S.Sos.",
+    "jenjang": "ahli_pertama",
+    "unit_kerja": "Biro Humas",
+}
 ATTENDED = {"program_id": P, "nip": NIP, "session": 3, "minutes": 90}
 WITHDRAWN = {"program_id": P, "nip": NIP, "reason": "mutasi", "withdrawn_at": "2026-05-01T08:00:00+07:00"}
 
@@ -37,7 +43,12 @@ MESSAGES: list[tuple[str, str, bytes, str]] = [
     ("json null", A, b"null", "not a CloudEvent"),
     ("specversion 0.3", E, body(E, ENROLLED, specversion="0.3"), "specversion"),
     ("specversion number", E, body(E, ENROLLED, specversion=1.0), "specversion"),
-    ("no id", E, json.dumps({"specversion": "1.0", "source": "/x", "type": "humas.enrolled.v1", "data": ENROLLED}).encode(), "id"),
+    (
+        "no id",
+        E,
+        json.dumps({"specversion": "1.0", "source": "/x", "type": "humas.enrolled.v1", "data": ENROLLED}).encode(),
+        "id",
+    ),
     ("empty id", E, body(E, ENROLLED, id=""), "id"),
     ("id too long", E, body(E, ENROLLED, id="x" * 201), "id"),
     ("no source", A, json.dumps(without(json.loads(body(A, ATTENDED)), "source")).encode(), "source"),

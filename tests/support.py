@@ -10,7 +10,6 @@ import aio_pika
 import httpx
 
 
-
 async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 20, what: str = "condition"):
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from shared import contract
-from shared.platform.http import known_program
 from shared.contract.programs import Program, Programs
+from shared.platform.http import known_program
 
 from . import domain
 from .bootstrap import Ports
@@ -45,9 +45,13 @@ def attendance_router(programs: Programs, operator, ports: Callable[[], Ports],
         async for record in ports().reports.records(program.id):
             p = progress_of(program, record)
             who = p.participant
-            if (jenjang and (not who or who.jenjang != jenjang)) or (unit_kerja and (not who or who.unit_kerja != unit_kerja)):
+            if (jenjang and (not who or who.jenjang != jenjang)) or (
+                unit_kerja and (not who or who.unit_kerja != unit_kerja)
+            ):
                 continue
-            if (status and p.status != status) or (can_still_complete is not None and p.can_still_complete != can_still_complete):
+            if (status and p.status != status) or (
+                can_still_complete is not None and p.can_still_complete != can_still_complete
+            ):
                 continue
             matching.append(p)
         page = matching[offset : offset + limit]
@@ -94,7 +98,10 @@ def attendance_router(programs: Programs, operator, ports: Callable[[], Ports],
     @router.get("/{program_id}/overview", summary="For the console: per-session counts and outlook counts, in one pass")
     async def overview(program: Program = Depends(known)) -> dict:
         present, counted = Counter(), Counter()
-        outlook: dict[str, dict[str, Counter]] = {"by_jenjang": defaultdict(Counter), "by_unit_kerja": defaultdict(Counter)}
+        outlook: dict[str, dict[str, Counter]] = {
+            "by_jenjang": defaultdict(Counter),
+            "by_unit_kerja": defaultdict(Counter),
+        }
         total: Counter = Counter()
         async for record in ports().reports.records(program.id):
             present.update(record.presence.keys())

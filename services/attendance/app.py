@@ -4,8 +4,8 @@ from fastapi import FastAPI
 
 from shared import contract
 from shared.contract.events import AttendedData, CloudEvent, EnrolledData, WithdrawnData
-from shared.platform.messaging import retry_transient
 from shared.contract.participant import participant_key
+from shared.platform.messaging import retry_transient
 from shared.platform.runtime import Runtime, serve
 
 from . import handlers
@@ -20,7 +20,9 @@ SERVICE = "attendance"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt: Runtime[Ports] = Runtime(SERVICE, settings)
-    rt.publisher.declare(contract.COMPLETED, "A participant completed the program: published once per (program_id, nip).")
+    rt.publisher.declare(
+        contract.COMPLETED, "A participant completed the program: published once per (program_id, nip)."
+    )
 
     async def announce(completed: CloudEvent | None, data) -> None:
         """Right after the write that stored it: publish its outbox entry (the relay covers a crash)."""

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from shared.platform.batching import MicroBatcher
 from shared.contract.events import AttendedData, CloudEvent
+from shared.platform.batching import MicroBatcher
 from shared.platform.messaging import retry_transient
 from shared.platform.outbox import MongoOutbox
 from shared.platform.runtime import Runtime
@@ -29,8 +29,9 @@ async def bootstrap(rt: Runtime[Ports], settings: Settings) -> Ports:
     ports = Ports(
         book=book,
         reports=MongoAttendanceReports(db),
-        attendance=MicroBatcher(lambda batch: handlers.record_attendance_batch(batch, rt.programs, book),
-                                size=settings.batch_size),  # fmt: skip
+        attendance=MicroBatcher(
+            lambda batch: handlers.record_attendance_batch(batch, rt.programs, book), size=settings.batch_size
+        ),  # fmt: skip
         outbox=MongoOutbox(book.participants, rt.publisher),
         replicas=MongoReplicas(db),
     )

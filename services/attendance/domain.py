@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shared.contract.events import CompletedData
-from shared.contract.programs import Program
 from shared.contract.participant import Participant
+from shared.contract.programs import Program
 
 
 @dataclass(frozen=True)

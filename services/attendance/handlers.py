@@ -11,9 +11,9 @@ from shared.contract.events import (
     completed_event_id,
     new_event,
 )
-from shared.contract.programs import Program, Programs
 from shared.contract.ordering import event_key, rank
 from shared.contract.participant import Participant, participant_key
+from shared.contract.programs import Program, Programs
 
 from . import domain
 from .repository import AttendanceBook
@@ -30,7 +30,9 @@ async def record_enrollment(
 ) -> CloudEvent | None:
     now = _now(now)
     participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
-    received = None if envelope.time else await book.first_receipt(participant, event, now)  # shared/contract/ordering.py
+    received = (
+        None if envelope.time else await book.first_receipt(participant, event, now)
+    )  # shared/contract/ordering.py
     await book.save_participant(participant, rank(envelope.time, event, received))
     return await complete_if_due(program, await book.attendee(program.id, data.nip), book, now)
 
@@ -79,8 +81,12 @@ SWEEP_CHUNK = 256
 
 
 async def complete_settled(
-    program: Program, book: AttendanceBook, settle: dt.timedelta, now: dt.datetime | None = None,
-    limit: int = SWEEP_CHUNK, reports_pending: bool = False,
+    program: Program,
+    book: AttendanceBook,
+    settle: dt.timedelta,
+    now: dt.datetime | None = None,
+    limit: int = SWEEP_CHUNK,
+    reports_pending: bool = False,
 ) -> list[tuple[str, CloudEvent]]:
     """The sweep: complete eligible participants of a closed program whose reports have settled,
     at most `limit` per call (the caller publishes each chunk and calls again while chunks come

@@ -15,10 +15,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.contract.events import CloudEvent
-from shared.platform.inflight import Heartbeat
-from shared.platform.outbox import with_outbox
 from shared.contract.ordering import order_key
 from shared.contract.participant import Participant, participant_key
+from shared.platform.inflight import Heartbeat
+from shared.platform.outbox import with_outbox
 from shared.platform.roster_store import first_receipt, save_if_newer
 
 from .domain import Attendee, Presence
@@ -94,7 +94,9 @@ class MongoAttendanceBook:
             update = merged.setdefault(participant_key(p.program_id, p.nip), {"$max": {}, "$set": {}})
             for operator, fields in _presence_update(p, now).items():
                 for path, value in fields.items():
-                    update[operator][path] = max(value, update[operator].get(path, value)) if operator == "$max" else value
+                    update[operator][path] = (
+                        max(value, update[operator].get(path, value)) if operator == "$max" else value
+                    )
         await self.participants.bulk_write([UpdateOne({"_id": k}, u) for k, u in merged.items()], ordered=False)
         docs = {doc["_id"]: doc async for doc in self.participants.find({"_id": {"$in": list(keys)}})}
         if len(self._known) + len(docs) > self.KNOWN_CAP:

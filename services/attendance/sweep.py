@@ -13,9 +13,9 @@ import time
 import uuid
 
 from shared import contract
+from shared.contract.participant import participant_key
 from shared.platform.inflight import Heartbeat, Watermark
 from shared.platform.logs import describe
-from shared.contract.participant import participant_key
 from shared.platform.runtime import Runtime
 
 from . import handlers
@@ -64,8 +64,9 @@ class Sweep:
             try:
                 # Chunk by chunk (bounded memory), each published straight from its write like the
                 # handlers' (the relay covers crashes); the next chunk at once while they come full.
-                while done := await handlers.complete_settled(program, ports.book, settle,
-                                                              reports_pending=await self.reports_pending()):
+                while done := await handlers.complete_settled(
+                    program, ports.book, settle, reports_pending=await self.reports_pending()
+                ):
                     await asyncio.gather(*(ports.outbox.publish_stored(participant_key(program.id, nip), contract.COMPLETED, event)
                                            for nip, event in done))  # fmt: skip
                     self._rt.log.info("completed settled participants", program_id=program.id, count=len(done))

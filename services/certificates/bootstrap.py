@@ -52,8 +52,16 @@ class Parts:
 
 def parts(settings: Settings, metrics) -> Parts:
     links = Links(settings.public_base_url)
-    signer = PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase) if settings.signing_pkcs12_path else None
-    keys = IssuerKeys(settings.credential_keys_dir, CredentialLinks(links).jwks()) if settings.credential_keys_dir else None
+    signer = (
+        PdfSigner(settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase)
+        if settings.signing_pkcs12_path
+        else None
+    )
+    keys = (
+        IssuerKeys(settings.credential_keys_dir, CredentialLinks(links).jwks())
+        if settings.credential_keys_dir
+        else None
+    )
     return Parts(links=links, store=S3ObjectStore(settings, metrics), signer=signer,
                  renderer=SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer(), credential_keys=keys)  # fmt: skip
 

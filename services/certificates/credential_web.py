@@ -67,15 +67,22 @@ def credential_router(links: domain.Links, keys: IssuerKeys, rate_limit: str, po
         return JSONResponse(key, media_type="application/jwk+json",
                             headers={**PUBLIC, "Cache-Control": "public, max-age=300"})  # fmt: skip
 
-    @router.get("/status/{program_id}/{revision}", summary="The signed Bitstring Status List (revocation) of a program's revisions")
+    @router.get(
+        "/status/{program_id}/{revision}",
+        summary="The signed Bitstring Status List (revocation) of a program's revisions",
+    )
     async def status_list(program_id: str, revision: int) -> Response:
         # Only real lists are signed: the issuer's key must not sign text a caller chose.
         if not 1 <= revision <= MAX_REVISION or not known_program(program_id):
             raise HTTPException(404, "no such status list")
         seqs = await ports().certificates.invalidated_seqs(program_id, revision)
-        vc = credentials.status_list_credential(urls, program_id, revision, [s - 1 for s in seqs], dt.datetime.now(dt.UTC))
+        vc = credentials.status_list_credential(
+            urls, program_id, revision, [s - 1 for s in seqs], dt.datetime.now(dt.UTC)
+        )
         jwt = await asyncio.to_thread(keys.sign, credentials.jwt_claims(vc))
         # Short-lived caching: a revocation shows within a minute; the list itself is small (gzip).
-        return Response(jwt, media_type=credentials.MEDIA_TYPE, headers={**PUBLIC, "Cache-Control": "public, max-age=60"})
+        return Response(
+            jwt, media_type=credentials.MEDIA_TYPE, headers={**PUBLIC, "Cache-Control": "public, max-age=60"}
+        )
 
     return router

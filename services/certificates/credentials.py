@@ -137,8 +137,14 @@ def credential(program: Program, cert: Certificate, links: Links, salt: str) -> 
             "id": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'humas:subject:{cert.certificate_id}')}",
             "type": ["AchievementSubject"],
             "name": cert.name,
-            "identifier": [{"type": "IdentityObject", "identityType": "identifier", "hashed": True,
-                            "identityHash": salted_nip(cert.nip, salt)}],  # fmt: skip
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityType": "identifier",
+                    "hashed": True,
+                    "identityHash": salted_nip(cert.nip, salt),
+                }
+            ],  # fmt: skip
             "creditsEarned": cert.jp,
             **({"activityStartDate": _iso_day(min(dates)), "activityEndDate": _iso_day(max(dates))} if dates else {}),
             "licenseNumber": cert.number,
@@ -248,4 +254,3 @@ def _iso(moment: dt.datetime) -> str:
 
 def _iso_day(day: dt.date) -> str:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
-

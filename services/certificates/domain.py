@@ -280,7 +280,13 @@ def issued_entry(issued_at: dt.datetime, sha256: str) -> dict:
 
 
 def reissued_entry(old: Certificate, corrections: dict, reason: str, by: str, at: dt.datetime) -> dict:
-    return {"at": _iso(at), "by": by, "reason": reason, "supersedes": old.certificate_id, "corrected": sorted(corrections)}
+    return {
+        "at": _iso(at),
+        "by": by,
+        "reason": reason,
+        "supersedes": old.certificate_id,
+        "corrected": sorted(corrections),
+    }
 
 
 def revoked_entry(at: dt.datetime | str, by: str, reason: str) -> dict:

@@ -55,9 +55,7 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
         await deps.store.put(credentials.object_key(key), jwt.encode(), credentials.MEDIA_TYPE)
     credential_url = credentials.CredentialLinks(deps.links).jwt(cert.code) if jwt is not None else None
     issued = domain.issued_data(domain.replace(cert, sha256=sha256), deps.links, credential_url)
-    event = new_event(
-        contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at
-    )
+    event = new_event(contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at)
     stored = await deps.certificates.mark_issued(cert, sha256, key, event)
     return stored, event if stored.sha256 == sha256 else None
 
@@ -66,12 +64,19 @@ async def revoke_certificate(cert: domain.Certificate, reason: str, by: str, dep
                              now: dt.datetime | None = None) -> tuple[domain.Certificate, CloudEvent]:  # fmt: skip
     domain.revocable(cert)
     data = domain.revoked_data(cert, reason, now or dt.datetime.now(dt.UTC))
-    event = new_event(contract.CERTIFICATE_REVOKED, SOURCE, data, id=domain.revoked_event_id(cert), time=data.revoked_at)
+    event = new_event(
+        contract.CERTIFICATE_REVOKED, SOURCE, data, id=domain.revoked_event_id(cert), time=data.revoked_at
+    )
     return await deps.certificates.revoke(cert, reason, by, event), event
 
 
 async def reissue_certificate(
-    old: domain.Certificate, corrections: dict, reason: str, by: str, program: Program, deps: Issuing,
+    old: domain.Certificate,
+    corrections: dict,
+    reason: str,
+    by: str,
+    program: Program,
+    deps: Issuing,
     now: dt.datetime | None = None,
 ) -> tuple[domain.Certificate, CloudEvent | None]:
     """A new revision with the corrected data; the old one becomes superseded. A repeat (or a

@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from shared import contract
-from shared.platform.csvsafe import csv_line
 from shared.contract.events import Text200
-from shared.platform.http import known_program
 from shared.contract.programs import Program, Programs
+from shared.platform.csvsafe import csv_line
+from shared.platform.http import known_program
 
 from . import domain, handlers
 from .bootstrap import Ports
@@ -91,13 +91,17 @@ def operator_router(programs: Programs, operator, ports: Callable[[], Ports], pu
         await publish(cert, contract.CERTIFICATE_REVOKED, event)
         return summary(cert)
 
-    @router.post("/{code}/reissue", summary="Re-issue after a correction: a new revision and code; the old one is superseded")
+    @router.post(
+        "/{code}/reissue", summary="Re-issue after a correction: a new revision and code; the old one is superseded"
+    )
     async def reissue(code: str, body: ReissueIn, who: str = Depends(operator)) -> dict:
         old = await _cert(code)
         corrections = body.model_dump(exclude={"reason"}, exclude_none=True)
         program = programs.get(old.program_id)
         try:
-            cert, event = await handlers.reissue_certificate(old, corrections, body.reason, who, program, ports().issuing)
+            cert, event = await handlers.reissue_certificate(
+                old, corrections, body.reason, who, program, ports().issuing
+            )
         except domain.NotAllowed as e:
             raise HTTPException(409, str(e)) from None
         if event is not None:
@@ -119,7 +123,9 @@ def operator_router(programs: Programs, operator, ports: Callable[[], Ports], pu
         headers = {"Content-Disposition": f'attachment; filename="sertifikat-{program_id}.csv"'}
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers=headers)
 
-    @router.get("/export/{program_id}.zip", dependencies=guarded, summary="Every valid certificate's PDF, as a streamed ZIP")
+    @router.get(
+        "/export/{program_id}.zip", dependencies=guarded, summary="Every valid certificate's PDF, as a streamed ZIP"
+    )
     async def export_zip(program: Program = Depends(known)) -> StreamingResponse:
         headers = {"Content-Disposition": f'attachment; filename="sertifikat-{program.id}.zip"'}
         return StreamingResponse(_zip(program.id), media_type="application/zip", headers=headers)
@@ -140,7 +146,9 @@ def operator_router(programs: Programs, operator, ports: Callable[[], Ports], pu
         total, certs = await ports().certificates.find({"program_id": body.program_id, "nip": body.nip}, 100, 0)
         return {"total": total, "certificates": [summary(c) for c in certs]}
 
-    @router.get("/timeline/{program_id}", dependencies=guarded, summary="For the console: issues per minute and status counts")
+    @router.get(
+        "/timeline/{program_id}", dependencies=guarded, summary="For the console: issues per minute and status counts"
+    )
     async def timeline(program: Program = Depends(known)) -> dict:
         per_minute: Counter = Counter()
         status: Counter = Counter()
@@ -162,7 +170,9 @@ def operator_router(programs: Programs, operator, ports: Callable[[], Ports], pu
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "json":
             return JSONResponse(rows, headers=headers)
-        lines = ["\ufeff" + _csv_line(SIASN_COLUMNS)] + [_csv_line(_csv_safe(r[k]) for k in SIASN_COLUMNS) for r in rows]
+        lines = ["\ufeff" + _csv_line(SIASN_COLUMNS)] + [
+            _csv_line(_csv_safe(r[k]) for k in SIASN_COLUMNS) for r in rows
+        ]
         return Response("".join(lines), media_type="text/csv; charset=utf-8", headers=headers)
 
     async def _cert(code: str) -> domain.Certificate:
@@ -218,4 +228,3 @@ class _Sink(io.RawIOBase):
     def take(self) -> bytes:
         chunk, self._chunks = b"".join(self._chunks), []
         return chunk
-

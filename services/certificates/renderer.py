@@ -50,7 +50,9 @@ class TypstRenderer:
                 compiler = self._compilers[template] = typst.Compiler(str(path), root=str(self._templates))
             # A fixed timestamp (the issue time) makes the bytes reproducible.
             standard = PDF_STANDARD_WITH_CREDENTIAL if content.get("credential") else PDF_STANDARD
-            return compiler.compile(sys_inputs={"data": data}, pdf_standards=standard, timestamp=int(timestamp.timestamp()))
+            return compiler.compile(
+                sys_inputs={"data": data}, pdf_standards=standard, timestamp=int(timestamp.timestamp())
+            )
 
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return await asyncio.to_thread(self.render_sync, template, content, timestamp)

@@ -26,9 +26,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.contract.events import CloudEvent
+from shared.contract.programs import Program
 from shared.platform.logs import describe
 from shared.platform.outbox import with_outbox
-from shared.contract.programs import Program
 
 from . import domain
 from .domain import Certificate, NotAllowed, new_code
@@ -152,9 +152,19 @@ class MongoCertificates:
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate:
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
-            with_outbox({"$set": {"sha256": sha256, "object_key": object_key, "status": "valid", "specimen": cert.specimen,
-                                  "history.issued": domain.issued_entry(cert.issued_at, sha256)}},
-                        "certificate.issued", event),  # fmt: skip
+            with_outbox(
+                {
+                    "$set": {
+                        "sha256": sha256,
+                        "object_key": object_key,
+                        "status": "valid",
+                        "specimen": cert.specimen,
+                        "history.issued": domain.issued_entry(cert.issued_at, sha256),
+                    }
+                },
+                "certificate.issued",
+                event,
+            ),  # fmt: skip
         )
         if result.modified_count == 1:
             return dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
@@ -184,9 +194,17 @@ class MongoCertificates:
         at = event.data["revoked_at"]
         result = await self.collection.update_one(
             {"_id": cert.certificate_id, "status": "valid"},
-            with_outbox({"$set": {"status": "revoked", "revoked_at": at,
-                                  "history.revoked": domain.revoked_entry(at, by, reason)}},
-                        "certificate.revoked", event),  # fmt: skip
+            with_outbox(
+                {
+                    "$set": {
+                        "status": "revoked",
+                        "revoked_at": at,
+                        "history.revoked": domain.revoked_entry(at, by, reason),
+                    }
+                },
+                "certificate.revoked",
+                event,
+            ),  # fmt: skip
         )
         current = await self.by_id(cert.certificate_id)
         if result.modified_count != 1:
@@ -220,11 +238,17 @@ class MongoCertificates:
             return doc
         reissued = (new.get("history") or {}).get("reissued") or {}
         at = reissued.get("at") or _at(_aware(new["issued_at"]))
-        await self._supersede(doc["_id"], new["_id"], new["revision"], at, reissued.get("by", ""), reissued.get("reason", ""))
+        await self._supersede(
+            doc["_id"], new["_id"], new["revision"], at, reissued.get("by", ""), reissued.get("reason", "")
+        )
         return await self.collection.find_one({"_id": doc["_id"]}) or doc
 
     async def _settle_program(self, program_id: str | None) -> None:
-        query = {"superseding": {"$exists": True}, "status": "valid", **({"program_id": program_id} if program_id else {})}
+        query = {
+            "superseding": {"$exists": True},
+            "status": "valid",
+            **({"program_id": program_id} if program_id else {}),
+        }
         async for doc in self.collection.find(query):
             await self._settled(doc)
 

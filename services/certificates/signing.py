@@ -8,7 +8,6 @@ incremental update of the PDF/A document, as PDF/A-2 allows.
 """
 
 import asyncio
-import datetime as dt
 import io
 import logging
 import threading

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request as StarletteRequest
 
-from shared.platform.http import RateLimit, read_body
 from shared.contract.programs import Programs, UnknownProgram
+from shared.platform.http import RateLimit, read_body
 
 from . import credentials, domain
 from .bootstrap import Ports
@@ -50,8 +50,14 @@ class SignatureChecks:
         return self._known[cert.sha256]
 
 
-def public_router(programs: Programs, links: domain.Links, rate_limit: str, ports: Callable[[], Ports],
-                  signatures: SignatureChecks | None = None, with_credentials: bool = False) -> APIRouter:
+def public_router(
+    programs: Programs,
+    links: domain.Links,
+    rate_limit: str,
+    ports: Callable[[], Ports],
+    signatures: SignatureChecks | None = None,
+    with_credentials: bool = False,
+) -> APIRouter:
     """`ports()`: the adapters, once the lifespan has connected them. `signatures(cert, store)`
     describes the PDF's digital signature for the page (None: unsigned)."""
     router = APIRouter(tags=["public"], dependencies=[Depends(RateLimit(rate_limit, "public"))])
@@ -104,7 +110,9 @@ def public_router(programs: Programs, links: domain.Links, rate_limit: str, port
             return JSONResponse(page, headers={"Cache-Control": "no-store"})
         return HTMLResponse(_pages.get_template("verify.html").render(c=page), headers=SECURITY_HEADERS)
 
-    @router.post("/verify/{code}", summary="Is this PDF byte-identical to the issued one? (form field `pdf`, or the raw PDF)")
+    @router.post(
+        "/verify/{code}", summary="Is this PDF byte-identical to the issued one? (form field `pdf`, or the raw PDF)"
+    )
     async def compare(code: str, request: Request) -> Response:
         cert = await issued(code)
         body = await read_body(request, MAX_UPLOAD_BYTES)

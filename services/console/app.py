@@ -19,10 +19,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from shared import contract
+from shared.contract.programs import Program, Programs
 from shared.platform import logs
 from shared.platform.auth import ACTING_HEADER
 from shared.platform.http import BASE_HEADERS
-from shared.contract.programs import Program, Programs
 
 from . import charts
 from .backend import Backend, ServiceError
@@ -43,7 +43,12 @@ JENJANG_WORDS = {"terampil": "Terampil", "mahir": "Mahir", "penyelia": "Penyelia
 STATUS_WORDS = {"valid": "Sah", "revoked": "Dicabut", "superseded": "Digantikan", "pending": "Dalam proses"}
 PROGRESS_WORDS = {"completed": "Lulus", "in_progress": "Masih bisa lulus", "cannot_complete": "Tidak bisa lulus lagi",
                   "withdrawn": "Mengundurkan diri"}  # fmt: skip
-ACTION_WORDS = {"issued": "Diterbitkan", "revoked": "Dicabut", "superseded": "Digantikan", "reissued": "Diterbitkan ulang"}
+ACTION_WORDS = {
+    "issued": "Diterbitkan",
+    "revoked": "Dicabut",
+    "superseded": "Digantikan",
+    "reissued": "Diterbitkan ulang",
+}
 FIELD_WORDS = {"nip": "NIP", "nama": "Nama", "name": "Nama", "jenjang": "Jenjang", "unit_kerja": "Unit kerja",
                "unit kerja": "Unit kerja", "email": "Email"}  # fmt: skip
 
@@ -173,15 +178,22 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden):
         session = sessions.get(request.cookies.get(COOKIE))
-        return page(request, "error.html", session, 403, title="Akses ditolak",
-                    message="Formulir ini tidak membawa token keamanan yang sah (CSRF). Muat ulang halaman lalu coba lagi.")
+        return page(
+            request,
+            "error.html",
+            session,
+            403,
+            title="Akses ditolak",
+            message="Formulir ini tidak membawa token keamanan yang sah (CSRF). Muat ulang halaman lalu coba lagi.",
+        )
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError):
         session = sessions.get(request.cookies.get(COOKIE))
         status = exc.status if 400 <= exc.status < 500 else 502
-        return page(request, "error.html", session, status, title="Permintaan tidak dapat diproses",
-                    message=_reason(exc.detail))
+        return page(
+            request, "error.html", session, status, title="Permintaan tidak dapat diproses", message=_reason(exc.detail)
+        )
 
     # --- health ---------------------------------------------------------------------------
 
@@ -213,8 +225,17 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         address = request.client.host if request.client else "unknown"
         if (wait := limit.retry_after(address, name)) is not None:
             log.warning("sign-in refused: too many failures")
-            return _with_retry(page(request, "login.html", session, 429, nama=name, error=(
-                f"Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {wait} detik.")), wait)
+            return _with_retry(
+                page(
+                    request,
+                    "login.html",
+                    session,
+                    429,
+                    nama=name,
+                    error=(f"Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {wait} detik."),
+                ),
+                wait,
+            )
         if not name or not password or not await asyncio.to_thread(users.check, name, password):
             limit.failed(address, name)
             log.info("sign-in failed")
@@ -282,7 +303,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         program = form_program(form, request)
         upload = form.get("berkas")
         if upload is None or not getattr(upload, "filename", None):
-            return page(request, "roster.html", session, 400, program=program, upload_error="Pilih berkas CSV atau XLSX.")
+            return page(
+                request, "roster.html", session, 400, program=program, upload_error="Pilih berkas CSV atau XLSX."
+            )
         content = await upload.read()
         kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" \
             if upload.filename.lower().endswith(".xlsx") else "text/csv"  # fmt: skip
@@ -296,8 +319,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         if not report["errors"]:
             token = _token()
             session.pending_upload = (token, content, kind)
-        return page(request, "roster.html", session, program=program, report=report, token=token,
-                    filename=upload.filename)
+        return page(
+            request, "roster.html", session, program=program, report=report, token=token, filename=upload.filename
+        )
 
     @app.post(f"{PREFIX}/roster/impor", response_class=HTMLResponse)
     async def roster_import(request: Request):
@@ -306,8 +330,14 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         program = form_program(form, request)
         pending = session.pending_upload
         if pending is None or pending[0] != form.get("token"):
-            return page(request, "roster.html", session, 409, program=program,
-                        upload_error="Berkas yang diperiksa tidak ditemukan lagi. Unggah dan periksa ulang.")
+            return page(
+                request,
+                "roster.html",
+                session,
+                409,
+                program=program,
+                upload_error="Berkas yang diperiksa tidak ditemukan lagi. Unggah dan periksa ulang.",
+            )
         session.pending_upload = None
         report = await _import(backend, program.id, session.user, pending[1], pending[2], dry_run=False)
         return page(request, "roster.html", session, program=program, imported=report)
@@ -339,13 +369,21 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         program = form_program(form, request)
         body = {"nip": form.get("nip", "").strip(), "reason": form.get("alasan", "").strip()}
         if form.get("yakin") != "ya":
-            return page(request, "roster.html", session, 400, program=program,
-                        withdraw_error="Centang konfirmasi untuk mengundurkan peserta.")
+            return page(
+                request,
+                "roster.html",
+                session,
+                400,
+                program=program,
+                withdraw_error="Centang konfirmasi untuk mengundurkan peserta.",
+            )
         try:
             await backend.call("enrollment", "POST", f"/api/roster/{program.id}/withdrawals", session.user, json=body)
         except ServiceError as e:
             if e.status in (404, 409, 422):
-                return page(request, "roster.html", session, e.status, program=program, withdraw_error=_reason(e.detail))
+                return page(
+                    request, "roster.html", session, e.status, program=program, withdraw_error=_reason(e.detail)
+                )
             raise
         return page(request, "roster.html", session, program=program, withdraw_ok="Peserta diundurkan.")
 
@@ -364,8 +402,15 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         if NIP_RE.match(query):
             return await participant_detail(request, session, program, query)
         if len(query) < 2:
-            return page(request, "participant.html", session, 400, program=program, q=query,
-                        error="Ketik minimal 2 huruf nama, atau NIP lengkap (18 angka).")
+            return page(
+                request,
+                "participant.html",
+                session,
+                400,
+                program=program,
+                q=query,
+                error="Ketik minimal 2 huruf nama, atau NIP lengkap (18 angka).",
+            )
         found = await backend.call("enrollment", "POST", f"/api/roster/{program.id}/search", session.user,
                                    json={"query": query, "limit": 50})  # fmt: skip
         return page(request, "participant.html", session, program=program, q=query, found=found)
@@ -387,8 +432,14 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         except ServiceError as e:
             if e.status != 404:
                 raise
-            return page(request, "participant.html", session, 404, program=program,
-                        error="Peserta dengan NIP itu belum tercatat di program ini.")
+            return page(
+                request,
+                "participant.html",
+                session,
+                404,
+                program=program,
+                error="Peserta dengan NIP itu belum tercatat di program ini.",
+            )
         certs = await backend.call("certificates", "POST", "/api/certificates/search", session.user,
                                    json={"program_id": program.id, "nip": nip})  # fmt: skip
         today = dt.datetime.now(JAKARTA).date()
@@ -462,11 +513,20 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         cert = await certificate_of(code, session.user)
         reason = " ".join(str(form.get("alasan", "")).split())
         if not 1 <= len(reason) <= 500:
-            return page(request, "revoke.html", session, 400, cert=cert, step="alasan",
-                        error="Tuliskan alasan pencabutan (paling banyak 500 karakter).")
+            return page(
+                request,
+                "revoke.html",
+                session,
+                400,
+                cert=cert,
+                step="alasan",
+                error="Tuliskan alasan pencabutan (paling banyak 500 karakter).",
+            )
         if form.get("langkah") != "konfirmasi":  # the confirmation step: nothing changes yet
             return page(request, "revoke.html", session, cert=cert, step="konfirmasi", reason=reason)
-        await backend.call("certificates", "POST", f"/api/certificates/{code}/revoke", session.user, json={"reason": reason})
+        await backend.call(
+            "certificates", "POST", f"/api/certificates/{code}/revoke", session.user, json={"reason": reason}
+        )
         session.flash = f"Sertifikat {cert['number']} telah dicabut."
         return see(f"/sertifikat/{code}")
 
@@ -486,14 +546,23 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         reason = " ".join(str(form.get("alasan", "")).split())
         corrections = {k: v for k, v in values.items() if v and v != cert[k]}
         if not reason or not corrections:
-            return page(request, "reissue.html", session, 400, cert=cert, values=values,
-                        error="Isi alasan dan ubah minimal satu data (nama, jenjang atau unit kerja).")
+            return page(
+                request,
+                "reissue.html",
+                session,
+                400,
+                cert=cert,
+                values=values,
+                error="Isi alasan dan ubah minimal satu data (nama, jenjang atau unit kerja).",
+            )
         try:
             new = await backend.call("certificates", "POST", f"/api/certificates/{code}/reissue", session.user,
                                      json={"reason": reason, **corrections})  # fmt: skip
         except ServiceError as e:
             if e.status in (409, 422):
-                return page(request, "reissue.html", session, e.status, cert=cert, values=values, error=_reason(e.detail))
+                return page(
+                    request, "reissue.html", session, e.status, cert=cert, values=values, error=_reason(e.detail)
+                )
             raise
         session.flash = f"Sertifikat {new['number']} diterbitkan ulang (revisi {new['revision']})."
         return see(f"/sertifikat/{new['code']}")
@@ -527,8 +596,9 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
                 await opened.__aexit__(None, None, None)
 
         filename = f"{name.split('.')[0]}-{program.id}.{name.split('.')[1]}"
-        return StreamingResponse(body(), media_type=media,
-                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return StreamingResponse(
+            body(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
 
     @app.get(f"{PREFIX}/pesan-ditolak", response_class=HTMLResponse)
     async def dead_letters(request: Request):

@@ -27,7 +27,9 @@ class ServiceError(Exception):
 class Backend:
     def __init__(self, settings: ConsoleSettings):
         self.settings = settings
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), headers={HEADER: settings.console_api_key})
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=5.0), headers={HEADER: settings.console_api_key}
+        )
         self.urls = {"enrollment": settings.enrollment_url.rstrip("/"), "attendance": settings.attendance_url.rstrip("/"),
                      "certificates": settings.certificates_url.rstrip("/")}  # fmt: skip
         self._amqp: aio_pika.abc.AbstractRobustConnection | None = None

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.contract.events import EnrolledData
-from shared.platform.http import known_program, read_body
 from shared.contract.nip import InvalidNip, validate_nip
 from shared.contract.programs import Program, Programs
+from shared.platform.http import known_program, read_body
 
 from . import domain, handlers, roster_file
 from .bootstrap import Ports
@@ -115,7 +115,9 @@ def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> A
             ],
         }  # fmt: skip
 
-    @router.post("/{program_id}/search", summary="Find participants by part of the name or the NIP (the query in the body)")
+    @router.post(
+        "/{program_id}/search", summary="Find participants by part of the name or the NIP (the query in the body)"
+    )
     async def search(body: SearchIn, program: Program = Depends(known)) -> dict:
         wanted = " ".join(body.query.casefold().split())
         found, offset = [], 0
@@ -139,4 +141,3 @@ def _validated(model, values: dict, programs: Programs):
         details = [{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
                    for err in e.errors(include_url=False)]  # fmt: skip
         raise HTTPException(422, details) from None
-

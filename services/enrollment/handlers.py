@@ -10,9 +10,9 @@ import datetime as dt
 
 from shared import contract
 from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData, new_event
-from shared.platform.messaging import Publisher
 from shared.contract.ordering import event_key, rank
 from shared.contract.participant import Participant
+from shared.platform.messaging import Publisher
 
 from . import domain
 from .domain import ImportReport, NotEnrolled, Withdrawn  # noqa: F401  callers catch and read them from here

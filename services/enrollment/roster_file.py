@@ -92,7 +92,9 @@ def _read_xlsx(content: bytes) -> list[list[str]]:
         table = []
         for row in sheet.iter_rows(max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS, values_only=True):
             if len(table) > MAX_ROWS:
-                raise TooLarge(f"the sheet has more than {MAX_ROWS} rows below the header (the limit; empty rows that carry formatting count too)")
+                raise TooLarge(
+                    f"the sheet has more than {MAX_ROWS} rows below the header (the limit; empty rows that carry formatting count too)"
+                )
             cells = ["" if v is None else str(v) for v in row]
             while cells and not cells[-1]:
                 cells.pop()  # rows come padded to MAX_COLUMNS; a blank tail is no cell

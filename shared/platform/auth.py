@@ -79,7 +79,9 @@ def operator_dependency(keys: OperatorKeys):
             raise HTTPException(503, "operator API disabled: no OPERATOR_API_KEYS configured")
         name = keys.identify(key) if key else None
         if name is None:
-            raise HTTPException(401, f"missing or unknown API key (header {HEADER})", headers={"WWW-Authenticate": HEADER})
+            raise HTTPException(
+                401, f"missing or unknown API key (header {HEADER})", headers={"WWW-Authenticate": HEADER}
+            )
         if acting is None:
             return name
         if name not in keys.delegates:

@@ -92,4 +92,6 @@ class RateLimit:
         if not self._limiter.hit(self._item, self._scope, client):
             reset, _ = self._limiter.get_window_stats(self._item, self._scope, client)
             retry_after = max(1, math.ceil(reset - time.time()))
-            raise HTTPException(429, f"too many requests: limit {self._item}", headers={"Retry-After": str(retry_after)})
+            raise HTTPException(
+                429, f"too many requests: limit {self._item}", headers={"Retry-After": str(retry_after)}
+            )

@@ -19,8 +19,8 @@ from faststream.rabbit.message import RabbitMessage
 
 from .. import contract
 from ..contract.events import CloudEvent, typed_envelope
-from .logs import describe
 from ..contract.nip import mask_nips
+from .logs import describe
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,9 @@ class DeadLetters:
             user_id=self._user_id,
         )
         _delivered(result, queue_name)
-        log.info("dead-lettered a message from %s: %s", queue_name, mask_nips(reason[:200]))  # a reason may quote the NIP
+        log.info(
+            "dead-lettered a message from %s: %s", queue_name, mask_nips(reason[:200])
+        )  # a reason may quote the NIP
         if self._metrics:
             self._metrics.dead_lettered(queue_name)
 
@@ -239,7 +241,10 @@ def is_transient(exc: BaseException) -> bool:
 
 
 async def retry_transient(
-    work: Callable[[], Awaitable[Any]], *, first_delay: float = 0.2, max_delay: float = 10.0,
+    work: Callable[[], Awaitable[Any]],
+    *,
+    first_delay: float = 0.2,
+    max_delay: float = 10.0,
     give_up_after: float | None = None,
 ) -> Any:
     """Run `work`, retrying with back-off for as long as a dependency is unreachable.

@@ -14,7 +14,9 @@ class Metrics:
         labels = {"registry": self.registry}
         self.consumed = Counter("humas_messages_consumed", "Messages handled, by queue and outcome",
                                 ["service", "queue", "outcome"], **labels)  # fmt: skip
-        self.published = Counter("humas_events_published", "Events published (confirmed)", ["service", "routing_key"], **labels)
+        self.published = Counter(
+            "humas_events_published", "Events published (confirmed)", ["service", "routing_key"], **labels
+        )
         self.processing = Histogram("humas_message_processing_seconds", "Time to handle one message",
                                     ["service", "queue"], **labels)  # fmt: skip
         self.certificates = Counter("humas_certificates_issued", "Certificates issued", ["service"], **labels)

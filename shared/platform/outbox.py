@@ -19,8 +19,8 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
-from .batching import MicroBatcher
 from ..contract.events import CloudEvent
+from .batching import MicroBatcher
 from .logs import describe
 from .messaging import Publisher, Unroutable
 
@@ -86,7 +86,9 @@ class MongoOutbox:
         # The documents together, not one after another: their "published" marks then share bulk
         # writes instead of each waiting out the batcher's flush delay alone.
         docs = [doc async for doc in cursor.limit(limit)]
-        results = await asyncio.gather(*(self._publish_pending(doc, written_before) for doc in docs), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._publish_pending(doc, written_before) for doc in docs), return_exceptions=True
+        )
         if failed := next((r for r in results if isinstance(r, BaseException)), None):
             raise failed  # the relay logs it and retries on its next pass, as before
         return sum(results)

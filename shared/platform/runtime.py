@@ -19,10 +19,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from .. import contract
+from ..contract.events import InvalidEvent, decode, event_identity
+from ..contract.programs import Programs
 from . import logs
 from .auth import OperatorKeys, operator_dependency
 from .http import HeadAsGet, add_security_headers
-from ..contract.events import InvalidEvent, decode, event_identity
 from .inflight import InFlight
 from .messaging import (
     EVENTS,
@@ -39,7 +40,6 @@ from .messaging import (
 )
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from ..contract.programs import Programs
 from .settings import ServiceSettings
 
 Check = Callable[[], Awaitable[object]]
@@ -103,7 +103,9 @@ class Runtime(Generic[P]):
         def declare(handler: Handler) -> Handler:
             async def subscriber(body: bytes) -> None:
                 async with self.settling(queue.name) as message:
-                    if not (decoded := await self.accept(body, message, queue.name, accepted, self.programs, publishers)):
+                    if not (
+                        decoded := await self.accept(body, message, queue.name, accepted, self.programs, publishers)
+                    ):
                         return
                     try:
                         await retry_transient(lambda: handler(*decoded))
@@ -119,7 +121,9 @@ class Runtime(Generic[P]):
 
         return declare
 
-    def lifespan(self, bootstrap: Callable[[], Awaitable[P]], background: Callable[[P], Iterable[Awaitable[None]]] = lambda _: ()):
+    def lifespan(
+        self, bootstrap: Callable[[], Awaitable[P]], background: Callable[[P], Iterable[Awaitable[None]]] = lambda _: ()
+    ):
         """The FastAPI lifespan: build the ports (`bootstrap` connects, waits for its dependencies
         and prepares indexes), start consuming, then the background jobs (outbox relay, sweep)."""
 
@@ -207,7 +211,9 @@ class Runtime(Generic[P]):
             await self.dead_letters.reject(message, queue, f"{contract.UNTRUSTED_PUBLISHER}: {who}")
             return None
         try:
-            envelope, data = decode(body, accepted, programs, max_skew=dt.timedelta(seconds=self.settings.max_clock_skew_s))
+            envelope, data = decode(
+                body, accepted, programs, max_skew=dt.timedelta(seconds=self.settings.max_clock_skew_s)
+            )
             logs.bind_event(envelope.id, envelope.source)
             return envelope, data
         except InvalidEvent as e:

@@ -21,7 +21,7 @@ from devstack.upstream import cloud_event
 from services.console.security import hash_password
 from shared.platform.settings import REPO_ROOT
 from tests.e2e.conftest import CONSOLE_KEY, OPERATOR_KEY
-from tests.support import Bus, eventually
+from tests.support import Bus
 
 pytestmark = pytest.mark.e2e
 PROGRAM = "humas-level-up-2026"
@@ -137,13 +137,17 @@ async def test_the_operator_journey_in_a_real_browser(system, console, browser, 
     # Roster: one bad row (a 17-digit NIP) is reported with its spreadsheet row number.
     bad = [*people[:2], (nips[2][:-1], *people[2][1:]), *people[3:]]
     await page.click("nav >> text=Daftar peserta")
-    await page.set_input_files("#berkas", files=[{"name": "peserta.csv", "mimeType": "text/csv", "buffer": roster_file(bad)}])
+    await page.set_input_files(
+        "#berkas", files=[{"name": "peserta.csv", "mimeType": "text/csv", "buffer": roster_file(bad)}]
+    )
     await page.click("text=Periksa berkas")
     errors = await page.inner_text("#galat-baris")
     assert re.search(r"^4\s+NIP", errors, re.M), errors  # header is row 1: the third person is row 4
     assert await page.locator("#impor").count() == 0, "nothing to import while rows have errors"
     await j.look("roster-errors")
-    await page.set_input_files("#berkas", files=[{"name": "peserta.csv", "mimeType": "text/csv", "buffer": roster_file(people)}])
+    await page.set_input_files(
+        "#berkas", files=[{"name": "peserta.csv", "mimeType": "text/csv", "buffer": roster_file(people)}]
+    )
     await page.click("text=Periksa berkas")
     assert "lolos pemeriksaan" in await page.inner_text("#hasil-periksa")
     await j.look("roster-checked")
@@ -157,7 +161,9 @@ async def test_the_operator_journey_in_a_real_browser(system, console, browser, 
         for nip, numbers in sessions.items():
             for s in numbers:
                 data = {"program_id": PROGRAM, "nip": nip, "session": s, "minutes": 110}
-                await bus.publish("attended", cloud_event("attended", data, time=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)))
+                await bus.publish(
+                    "attended", cloud_event("attended", data, time=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+                )
     # Without reloading: htmx polls the panel (Playwright's own polling, no eval under the page's CSP).
     await expect(page.locator("#sesi-1-dihitung")).to_have_text("5", timeout=30_000)
     await expect(page.locator("#kpi-sertifikat")).to_have_text("4", timeout=90_000)
@@ -230,7 +236,9 @@ async def test_the_operator_journey_in_a_real_browser(system, console, browser, 
         download = await info.value
         files[link] = (await download.path()).read_bytes()
     async with httpx.AsyncClient(headers={"X-API-Key": OPERATOR_KEY}) as http:
-        valid = (await http.get(f"{system.base}/api/certificates", params={"program_id": PROGRAM, "status": "valid"})).json()
+        valid = (
+            await http.get(f"{system.base}/api/certificates", params={"program_id": PROGRAM, "status": "valid"})
+        ).json()
     valid = valid["certificates"]
     assert len(valid) == 3  # four issued, one revoked, one re-issued (its old revision superseded)
     hr = list(csv.DictReader(io.StringIO(files["#ekspor-csv"].decode("utf-8-sig"))))

@@ -22,5 +22,10 @@ async def test_the_demo_issues_every_expected_certificate_and_prints_the_summary
     out = capsys.readouterr().out
     assert "roster imported: 60 published" in out
     total = next(line for line in out.splitlines() if line.startswith("Jumlah")).split()
-    assert total[1:] == ["60", str(len(result["expected"])), str(len(result["expected"])), str(60 - len(result["expected"]))]
+    assert total[1:] == [
+        "60",
+        str(len(result["expected"])),
+        str(len(result["expected"])),
+        str(60 - len(result["expected"])),
+    ]
     assert all(row["status"] == "sah" for row in result["issued"].values())

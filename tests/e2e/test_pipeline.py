@@ -77,7 +77,9 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
             assert credential.status_code == 200 and credential.headers["content-type"] == "application/vc+jwt"
             if key == "all16":  # for checks with tools of others' making (pdfsig, qpdf --list-attachments)
                 (artefacts / "certificate-with-credential.pdf").write_bytes(pdf.content)
-    screenshot = await asyncio.to_thread(browser_screenshot, by_nip[people["all16"][0]]["verify_url"], artefacts / "verify-page.png")
+    screenshot = await asyncio.to_thread(
+        browser_screenshot, by_nip[people["all16"][0]]["verify_url"], artefacts / "verify-page.png"
+    )
     assert screenshot.stat().st_size > 10_000, "a rendered page, not a blank one"
 
     mongo = AsyncMongoClient(system.mongodb_url, tz_aware=True)
@@ -93,4 +95,3 @@ async def test_a_year_through_the_contract_ends_in_verifiable_certificates(syste
     assert await certificates.count_documents({}) == 2, "one certificate each, none for four sessions"
     roster = mongo[system.databases["enrollment"]]["participants"]
     assert await roster.count_documents({}) == 3
-

@@ -68,9 +68,13 @@ async def test_progress_sheets_and_counts(amqp_url, mongodb_url, programs_dir):
         few = (await http.post(f"/api/attendance/{P}/progress", json={"nip": FEW}, headers=AUTH)).json()
         assert few["can_still_complete"] is False and few["status"] == "cannot_complete"
 
-        listing = (await http.get(f"/api/attendance/{P}/participants", params={"can_still_complete": "false"}, headers=AUTH)).json()
+        listing = (
+            await http.get(f"/api/attendance/{P}/participants", params={"can_still_complete": "false"}, headers=AUTH)
+        ).json()
         assert [p["nip"] for p in listing["participants"]] == [FEW]
-        by_unit = (await http.get(f"/api/attendance/{P}/participants", params={"unit_kerja": "Kanwil Bali"}, headers=AUTH)).json()
+        by_unit = (
+            await http.get(f"/api/attendance/{P}/participants", params={"unit_kerja": "Kanwil Bali"}, headers=AUTH)
+        ).json()
         assert by_unit["total"] == 2
 
         summary = (await http.get(f"/api/attendance/{P}/summary", headers=AUTH)).json()
@@ -81,4 +85,6 @@ async def test_progress_sheets_and_counts(amqp_url, mongodb_url, programs_dir):
         assert (await http.get(f"/api/attendance/{P}/summary")).status_code == 401
         assert (await http.get(f"/api/attendance/{P}/sessions/17", headers=AUTH)).status_code == 404
         assert (await http.get("/api/attendance/nope/summary", headers=AUTH)).status_code == 404
-        assert (await http.post(f"/api/attendance/{P}/progress", json={"nip": "199912312020121999"}, headers=AUTH)).status_code == 404
+        assert (
+            await http.post(f"/api/attendance/{P}/progress", json={"nip": "199912312020121999"}, headers=AUTH)
+        ).status_code == 404

@@ -9,11 +9,10 @@ import json
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.attendance import app as attendance_app
 from services.attendance import bootstrap as attendance_bootstrap
 from services.attendance.app import Settings, create_app
 from services.attendance.repository import MongoAttendanceBook
-from tests.integration.test_attendance_service import PROGRAM, _count, attended, enrolled
+from tests.integration.test_attendance_service import _count, attended, enrolled
 from tests.support import Bus, drain, eventually, running, unique
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,13 @@ ALL, FOUR, THIRTEEN = "198503122010011004", "199001012015032001", "1987122420110
 
 
 def enrolled(nip, name):
-    data = {"program_id": PROGRAM, "nip": nip, "name": name, "jenjang": "ahli_pertama", "unit_kerja": "Kanwil Kemenag Bali"}
+    data = {
+        "program_id": PROGRAM,
+        "nip": nip,
+        "name": name,
+        "jenjang": "ahli_pertama",
+        "unit_kerja": "Kanwil Kemenag Bali",
+    }
     return "enrolled", cloud_event("enrolled", data, source="/simpeg")
 
 
@@ -85,7 +91,10 @@ async def test_enrollments_racing_their_own_attendance_reports_are_never_lost(am
     settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"),
                         prefetch=64, outbox_interval_s=0.2)  # fmt: skip
     rng = random.Random(11)
-    nips = [f"1990{m:02d}{d:02d}2015031{k:03d}" for m, d, k in ((rng.randint(1, 12), rng.randint(1, 28), i) for i in range(120))]
+    nips = [
+        f"1990{m:02d}{d:02d}2015031{k:03d}"
+        for m, d, k in ((rng.randint(1, 12), rng.randint(1, 28), i) for i in range(120))
+    ]
     events = []
     for nip in nips:  # each participant's enrollment lands among its own first reports
         own = [attended(nip, s) for s in range(1, 17)]

@@ -16,8 +16,8 @@ from services.enrollment.app import Settings as EnrollmentSettings
 from services.enrollment.app import create_app as enrollment_app
 from services.enrollment.roster_file import MAX_BYTES
 from shared import contract
-from shared.platform.auth import hash_key, new_key
 from shared.contract import REASON_HEADER
+from shared.platform.auth import hash_key, new_key
 from tests.bad_inputs import MESSAGES, NIP, P
 from tests.integration.test_certificates_service import settings_for
 from tests.support import Bus, eventually, running, unique
@@ -35,7 +35,9 @@ async def test_every_bad_message_is_dead_lettered_with_its_reason_and_nothing_is
         good = {"program_id": P, "nip": GOOD_NIP, "name": "Dewi", "jenjang": "ahli_muda", "unit_kerja": "Biro Humas"}
         await bus.publish("enrolled", cloud_event("enrolled", good))
         for session in range(1, 17):
-            await bus.publish("attended", cloud_event("attended", {"program_id": P, "nip": GOOD_NIP, "session": session}))
+            await bus.publish(
+                "attended", cloud_event("attended", {"program_id": P, "nip": GOOD_NIP, "session": session})
+            )
 
         dead = []
         for routing_key in (contract.ENROLLED, contract.ATTENDED, contract.WITHDRAWN):
@@ -144,4 +146,3 @@ async def test_path_tricks_on_certificate_urls_are_plain_404s(amqp_url, mongodb_
             assert response.status_code == status, f"{case}: {response.status_code}"
             assert "application/pdf" not in response.headers.get("content-type", ""), case
         assert (await http.get("/readyz")).status_code == 200, "still serving"
-

@@ -39,7 +39,8 @@ async def test_only_the_attendance_service_and_operator_replays_are_believed(use
     prefix, urls = users
     trusted = f"{rabbitmq_users.username('attendance', prefix)},{rabbitmq_users.username('operator', prefix)}"
     settings = settings_for(urls["certificates"], mongodb_url, s3, unique("certificates")).model_copy(
-        update={"completed_publishers": trusted})
+        update={"completed_publishers": trusted}
+    )
     untrusted = {  # every one of them a well-formed completion the program's rule supports
         1: (amqp_url, "guest"),  # the vhost's all-powerful default login
         2: (amqp_url, None),  # no user_id at all
@@ -72,7 +73,8 @@ async def test_the_services_own_events_carry_its_login(users, amqp_url, mongodb_
     prefix, urls = users
     me = rabbitmq_users.username("certificates", prefix)
     settings = settings_for(urls["certificates"], mongodb_url, s3, unique("certificates")).model_copy(
-        update={"completed_publishers": rabbitmq_users.username("attendance", prefix)})
+        update={"completed_publishers": rabbitmq_users.username("attendance", prefix)}
+    )
     async with running(create_app(settings)), Bus(amqp_url) as bus:
         queue = await bus.upstream.listen(contract.CERTIFICATE_ISSUED)
         await publish_as(urls["attendance"], completed(7), rabbitmq_users.username("attendance", prefix))

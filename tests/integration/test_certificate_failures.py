@@ -100,7 +100,9 @@ async def _at_least(count, n: int) -> bool:
     return await count() >= n
 
 
-async def test_failures_quoting_a_nip_leave_no_nip_in_log_lines_above_debug(amqp_url, mongodb_url, s3, lines, monkeypatch):
+async def test_failures_quoting_a_nip_leave_no_nip_in_log_lines_above_debug(
+    amqp_url, mongodb_url, s3, lines, monkeypatch
+):
     event = completed(4)
     nip = event["data"]["nip"]
     key = f"{event['data']['program_id']}:{nip}:1"
@@ -130,7 +132,9 @@ async def test_failures_quoting_a_nip_leave_no_nip_in_log_lines_above_debug(amqp
     assert not NIP_RUN.findall(text), [e for e in above_debug if NIP_RUN.search(json.dumps(e))]
     masked = nip[:8] + "******" + nip[14:]
     assert any(e["level"] == "warning" and "AutoReconnect" in e["event"] and masked in e["event"] for e in above_debug)
-    assert any(e["level"] == "error" and "DuplicateKeyError" in json.dumps(e) and masked in json.dumps(e) for e in above_debug)
+    assert any(
+        e["level"] == "error" and "DuplicateKeyError" in json.dumps(e) and masked in json.dumps(e) for e in above_debug
+    )
     # Our own lines are masked at the source, not only by the formatter.
     ours = [r.getMessage() for r in log.records if r.name == "shared.platform.messaging" and r.levelno > logging.DEBUG]
     assert ours and not any(nip in message for message in ours), ours

@@ -66,7 +66,9 @@ async def test_the_upload_form_tells_identical_from_altered(service):
     assert "Tidak identik." in other.text
     raw = await http.post(f"/verify/{code_of(data)}", content=pdf, headers={**JSON, "Content-Type": "application/pdf"})
     assert raw.json()["upload"]["identical"] is True
-    big = await http.post(f"/verify/{code_of(data)}", content=b"x" * (10 * 1024 * 1024 + 1), headers={"Content-Type": "application/pdf"})
+    big = await http.post(
+        f"/verify/{code_of(data)}", content=b"x" * (10 * 1024 * 1024 + 1), headers={"Content-Type": "application/pdf"}
+    )
     assert big.status_code == 413
 
 
@@ -93,7 +95,11 @@ async def test_reissue_makes_a_new_revision_and_supersedes_the_old_one(service):
     http, issued, _ = service
     data = issued.events[2]["data"]
     old = code_of(data)
-    response = await http.post(f"/api/certificates/{old}/reissue", json={"reason": "nama salah eja", "name": "Peserta Nomor Dua, S.Kom."}, headers=AUTH)
+    response = await http.post(
+        f"/api/certificates/{old}/reissue",
+        json={"reason": "nama salah eja", "name": "Peserta Nomor Dua, S.Kom."},
+        headers=AUTH,
+    )
     assert response.status_code == 200, response.text
     new = response.json()
     assert new["revision"] == 2 and new["code"] != old and new["number"] == data["number"] and new["status"] == "valid"
@@ -105,8 +111,12 @@ async def test_reissue_makes_a_new_revision_and_supersedes_the_old_one(service):
     new_pdf = (await http.get(f"/certificates/{new['code']}.pdf")).content
     assert "Peserta Nomor Dua, S.Kom." in PdfReader(io.BytesIO(new_pdf)).pages[0].extract_text()
     history = (await http.get(f"/api/certificates/{new['code']}", headers=AUTH)).json()["history"]
-    assert history[0]["action"] == "reissued" and history[0]["by"] == "rina" and history[0]["reason"] == "nama salah eja"
-    assert (await http.post(f"/api/certificates/{old}/reissue", json={"reason": "x", "name": "Y"}, headers=AUTH)).status_code == 409
+    assert (
+        history[0]["action"] == "reissued" and history[0]["by"] == "rina" and history[0]["reason"] == "nama salah eja"
+    )
+    assert (
+        await http.post(f"/api/certificates/{old}/reissue", json={"reason": "x", "name": "Y"}, headers=AUTH)
+    ).status_code == 409
     nothing = await http.post(f"/api/certificates/{new['code']}/reissue", json={"reason": "x"}, headers=AUTH)
     assert nothing.status_code == 409 and "change nothing" in nothing.text
 
@@ -138,7 +148,11 @@ async def test_a_reissue_that_crashes_before_superseding_never_shows_two_valid_r
         with pytest.raises(Crash):
             await http.post(f"/api/certificates/{old}/reissue", json=body, headers=AUTH)
 
-    listing = (await http.get("/api/certificates", params={"program_id": "humas-level-up-2026", "status": "valid"}, headers=AUTH)).json()
+    listing = (
+        await http.get(
+            "/api/certificates", params={"program_id": "humas-level-up-2026", "status": "valid"}, headers=AUTH
+        )
+    ).json()
     numbers = [c["number"] for c in listing["certificates"]]
     assert listing["total"] == 3 and len(set(numbers)) == 3, f"one valid revision per number: {numbers}"
     new = next(c for c in listing["certificates"] if c["number"] == data["number"])
@@ -156,7 +170,10 @@ async def test_a_reissue_that_crashes_before_superseding_never_shows_two_valid_r
     assert other.status_code == 409 and "other corrections" in other.text
     detail = (await http.get(f"/api/certificates/{old}", headers=AUTH)).json()
     assert detail["status"] == "superseded" and detail["superseded_by"] == new["certificate_id"]
-    assert detail["history"][-1] | {"action": "superseded", "by": "rina", "reason": "nama salah eja"} == detail["history"][-1]
+    assert (
+        detail["history"][-1] | {"action": "superseded", "by": "rina", "reason": "nama salah eja"}
+        == detail["history"][-1]
+    )
     # The crashed request never published; the outbox relay does, once.
     events = await issued.until(lambda evts: any(e["data"]["revision"] == 2 for e in evts), what="the re-issue's event")
     assert [e["data"]["certificate_id"] for e in events if e["data"]["revision"] == 2] == [new["certificate_id"]]
@@ -167,7 +184,9 @@ async def test_concurrent_reissues_the_first_correction_wins_and_a_different_one
     a, b = code_of(issued.events[1]["data"]), code_of(issued.events[2]["data"])
 
     async def reissue(code: str, name: str):
-        return await http.post(f"/api/certificates/{code}/reissue", json={"reason": "ejaan", "name": name}, headers=AUTH)
+        return await http.post(
+            f"/api/certificates/{code}/reissue", json={"reason": "ejaan", "name": name}, headers=AUTH
+        )
 
     first, second = await asyncio.gather(reissue(a, "Nama Versi Satu"), reissue(a, "Nama Versi Dua"))
     assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
@@ -189,12 +208,27 @@ async def test_concurrent_reissues_the_first_correction_wins_and_a_different_one
 
 async def test_listing_filters_and_exports(service):
     http, issued, _ = service
-    listing = (await http.get("/api/certificates", params={"program_id": "humas-level-up-2026", "status": "valid"}, headers=AUTH)).json()
-    assert listing["total"] == 3 and [c["number"] for c in listing["certificates"]] == sorted(c["number"] for c in listing["certificates"])
+    listing = (
+        await http.get(
+            "/api/certificates", params={"program_id": "humas-level-up-2026", "status": "valid"}, headers=AUTH
+        )
+    ).json()
+    assert listing["total"] == 3 and [c["number"] for c in listing["certificates"]] == sorted(
+        c["number"] for c in listing["certificates"]
+    )
     assert (await http.get("/api/certificates", params={"status": "bogus"}, headers=AUTH)).status_code == 422
     csv_text = (await http.get("/api/certificates/export/humas-level-up-2026.csv", headers=AUTH)).text
     rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
-    assert len(rows) == 3 and set(rows[0]) >= {"nomor", "nip", "nama", "jenjang", "unit_kerja", "jp", "tanggal", "verify_url"}
+    assert len(rows) == 3 and set(rows[0]) >= {
+        "nomor",
+        "nip",
+        "nama",
+        "jenjang",
+        "unit_kerja",
+        "jp",
+        "tanggal",
+        "verify_url",
+    }
     assert rows[0]["jp"] == "32" and rows[0]["verify_url"].startswith("http://service/verify/")
     async with http.stream("GET", "/api/certificates/export/humas-level-up-2026.zip", headers=AUTH) as response:
         assert response.headers["content-type"] == "application/zip"
@@ -208,7 +242,9 @@ async def test_listing_filters_and_exports(service):
 
 
 async def test_public_routes_are_rate_limited_with_retry_after(amqp_url, mongodb_url, s3):
-    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={"public_rate_limit": "5/minute"})
+    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(
+        update={"public_rate_limit": "5/minute"}
+    )
     async with running(create_app(settings)) as http:
         statuses = [(await http.get("/verify/AAAAAAAAAAAAAAAAAAAAAA")).status_code for _ in range(6)]
         assert statuses == [404] * 5 + [429]
@@ -225,8 +261,14 @@ async def test_operator_inputs_are_validated(service):
     blank = await http.post(f"/api/certificates/{code}/reissue", json={"reason": "x", "name": "   "}, headers=AUTH)
     assert blank.status_code == 422, "a blank name is refused like in the contract"
     assert (await http.post(f"/api/certificates/{code}/revoke", json={"reason": " "}, headers=AUTH)).status_code == 422
-    assert (await http.post(f"/api/certificates/{code}/reissue", json={"reason": "x", "jenjang": "kepala"}, headers=AUTH)).status_code == 422
-    assert (await http.get("/api/certificates/export/humas-level-up-2026.csv", params={"status": "x"}, headers=AUTH)).status_code == 422
-    assert (await http.post("/api/certificates/AAAAAAAAAAAAAAAAAAAAAA/revoke", json={"reason": "x"}, headers=AUTH)).status_code == 404
+    assert (
+        await http.post(f"/api/certificates/{code}/reissue", json={"reason": "x", "jenjang": "kepala"}, headers=AUTH)
+    ).status_code == 422
+    assert (
+        await http.get("/api/certificates/export/humas-level-up-2026.csv", params={"status": "x"}, headers=AUTH)
+    ).status_code == 422
+    assert (
+        await http.post("/api/certificates/AAAAAAAAAAAAAAAAAAAAAA/revoke", json={"reason": "x"}, headers=AUTH)
+    ).status_code == 404
     page = (await http.get(f"/verify/{code}", headers=JSON)).json()
     assert page["status"] == "valid", "nothing changed"

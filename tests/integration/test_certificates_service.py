@@ -88,7 +88,10 @@ async def test_two_instances_issue_each_certificate_once_with_gapless_numbers(am
 
 
 async def test_stored_pdfs_are_private_and_keyed_without_personal_data(amqp_url, mongodb_url, s3):
-    async with running(create_app(settings_for(amqp_url, mongodb_url, s3, unique("certificates")))), Bus(amqp_url) as bus:
+    async with (
+        running(create_app(settings_for(amqp_url, mongodb_url, s3, unique("certificates")))),
+        Bus(amqp_url) as bus,
+    ):
         issued = await bus.watch("certificate.issued")
         await bus.publish("completed", completed(1))
         await issued.until(lambda evts: len(evts) >= 1, what="a certificate")

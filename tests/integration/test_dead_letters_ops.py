@@ -22,7 +22,13 @@ NEXT_YEAR = "humas-level-up-2027"
 
 
 def enrolled(nip: str, program_id: str) -> dict:
-    data = {"program_id": program_id, "nip": nip, "name": "Siti Aminah", "jenjang": "ahli_muda", "unit_kerja": "Biro Humas"}
+    data = {
+        "program_id": program_id,
+        "nip": nip,
+        "name": "Siti Aminah",
+        "jenjang": "ahli_muda",
+        "unit_kerja": "Biro Humas",
+    }
     return cloud_event("enrolled", data, source="/simpeg", time=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 
 
@@ -123,8 +129,9 @@ async def test_a_message_set_aside_as_from_an_untrusted_publisher_is_not_replaye
         await dlq.bind(dlx, routing_key="certificates.completed")
         headers = {contract.REASON_HEADER: "untrusted publisher: user_id 'guest'",
                    "x-original-routing-key": "completed"}  # fmt: skip
-        await dlx.publish(aio_pika.Message(json.dumps(forged).encode(), headers=headers),
-                          routing_key="certificates.completed")
+        await dlx.publish(
+            aio_pika.Message(json.dumps(forged).encode(), headers=headers), routing_key="certificates.completed"
+        )
     assert await replay(url, "certificates.completed", None) == []
     assert [d.id for d in await list_dead_letters(url, ["certificates.completed"])] == [forged["id"]], "kept"
 

@@ -15,7 +15,14 @@ T = dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC)
 
 
 def enrolled(nip: str, name: str, time: dt.datetime, **extra):
-    data = {"program_id": "humas-level-up-2026", "nip": nip, "name": name, "jenjang": "ahli_muda", "unit_kerja": "Biro Humas", **extra}
+    data = {
+        "program_id": "humas-level-up-2026",
+        "nip": nip,
+        "name": name,
+        "jenjang": "ahli_muda",
+        "unit_kerja": "Biro Humas",
+        **extra,
+    }
     return cloud_event("enrolled", data, source="/simpeg", time=time)
 
 
@@ -24,7 +31,10 @@ async def test_latest_time_wins_duplicates_are_harmless_and_bad_input_is_dead_le
     app = create_app(settings)
     async with running(app) as http, Bus(amqp_url) as bus:
         assert (await http.get("/readyz")).json()["status"] == "ready"
-        newer, older = enrolled("198503122010011004", "Nama Baru", T + dt.timedelta(hours=1)), enrolled("198503122010011004", "Nama Lama", T)
+        newer, older = (
+            enrolled("198503122010011004", "Nama Baru", T + dt.timedelta(hours=1)),
+            enrolled("198503122010011004", "Nama Lama", T),
+        )
         await bus.publish("enrolled", newer)
         await bus.publish("enrolled", b"{not json")
         await bus.publish("enrolled", older)  # arrives late: must not win
@@ -50,5 +60,11 @@ async def test_latest_time_wins_duplicates_are_harmless_and_bad_input_is_dead_le
         assert await roster.count_documents({"nip": "198503122010011004"}) == 1
         assert (await http.get("/healthz")).status_code == 200
         metrics = (await http.get("/metrics")).text
-        assert 'humas_messages_consumed_total{outcome="dead_lettered",queue="enrollment.enrolled",service="enrollment"} 3.0' in metrics
-        assert 'humas_messages_consumed_total{outcome="acked",queue="enrollment.enrolled",service="enrollment"} 7.0' in metrics
+        assert (
+            'humas_messages_consumed_total{outcome="dead_lettered",queue="enrollment.enrolled",service="enrollment"} 3.0'
+            in metrics
+        )
+        assert (
+            'humas_messages_consumed_total{outcome="acked",queue="enrollment.enrolled",service="enrollment"} 7.0'
+            in metrics
+        )

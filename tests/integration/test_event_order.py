@@ -49,11 +49,15 @@ def withdrawn(who: str, at: dt.datetime) -> dict:
 async def handled(http, queue: str) -> int:
     """Messages this service has finished with (acknowledged, dead-lettered or not) from `queue`: its own metric."""
     text = (await http.get("/metrics")).text
-    found = re.search(rf'humas_messages_consumed_total{{outcome="acked",queue="{re.escape(queue)}",[^}}]*}} (\S+)', text)
+    found = re.search(
+        rf'humas_messages_consumed_total{{outcome="acked",queue="{re.escape(queue)}",[^}}]*}} (\S+)', text
+    )
     return int(float(found.group(1))) if found else 0
 
 
-async def test_both_services_order_enrollments_alike_refusing_future_dates_and_replayed_undated_events(amqp_url, mongodb_url):
+async def test_both_services_order_enrollments_alike_refusing_future_dates_and_replayed_undated_events(
+    amqp_url, mongodb_url
+):
     enroll = enrollment_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"))
     attend = attendance_app.Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("attendance"))
     future, replayed, dated = nip(1), nip(2), nip(3)
@@ -80,10 +84,15 @@ async def test_both_services_order_enrollments_alike_refusing_future_dates_and_r
             await eventually(both_done, what=f"{sent} enrollments handled by both services")
 
         wrong = []
-        for db_name, queue in ((enroll.mongodb_database, "enrollment.enrolled"), (attend.mongodb_database, "attendance.enrolled")):
+        for db_name, queue in (
+            (enroll.mongodb_database, "enrollment.enrolled"),
+            (attend.mongodb_database, "attendance.enrolled"),
+        ):
             roster = AsyncMongoClient(mongodb_url, tz_aware=True)[db_name]["participants"]
             names = {doc["nip"]: doc.get("name") async for doc in roster.find({})}
-            wrong += [f"{queue}: the replayed old event beat the correction"] if names.get(replayed) != "Nama Baru" else []
+            wrong += (
+                [f"{queue}: the replayed old event beat the correction"] if names.get(replayed) != "Nama Baru" else []
+            )
             wrong += [f"{queue}: an undated event beat a dated one"] if names.get(dated) != "Nama Resmi" else []
             wrong += [f"{queue}: a future-dated event was applied"] if future in names else []
         assert wrong == []
@@ -133,7 +142,12 @@ async def test_withdrawal_and_the_last_report_give_the_same_outcome_in_either_or
                     await bus.publish("attended", attended(who, s))
 
             async def all_but_the_last_in():
-                return all([len((await state(who)).get("presence", {})) == cases[case][0] - 1 for who, (case, _) in people.items()])
+                return all(
+                    [
+                        len((await state(who)).get("presence", {})) == cases[case][0] - 1
+                        for who, (case, _) in people.items()
+                    ]
+                )
 
             await eventually(all_but_the_last_in, what="every report but the last recorded")
             for step in (1, 2):  # everyone's first step, then everyone's second
@@ -148,21 +162,29 @@ async def test_withdrawal_and_the_last_report_give_the_same_outcome_in_either_or
                     for who, (case, withdrawal_first) in people.items():
                         doc, sessions = await state(who), cases[case][0]
                         withdrew, last_in = withdrawal_first or step == 2, not withdrawal_first or step == 2
-                        if bool(doc.get("withdrawn")) != withdrew or len(doc.get("presence", {})) != sessions - (not last_in):
+                        if bool(doc.get("withdrawn")) != withdrew or len(doc.get("presence", {})) != sessions - (
+                            not last_in
+                        ):
                             return False
                     return True
 
                 await eventually(step_done, what=f"step {step} handled for everyone")
 
         async with running(attendance_app.create_app(closed)):  # the program closes: the sweep decides
+
             def nips(events):
                 return {e["data"]["nip"] for e in events}
 
             due = {who for who, (case, _) in people.items() if cases[case][2]}
             await completed.until(lambda events: nips(events) >= due, what="the expected completions")
-            await asyncio.sleep(1.5)  # a few more sweep passes (settle 0.5 s, every 0.2 s) that must complete no one else
+            await asyncio.sleep(
+                1.5
+            )  # a few more sweep passes (settle 0.5 s, every 0.2 s) that must complete no one else
             await completed.collect()
-    outcome = {case: {first: who in nips(completed.events) for who, (c, first) in people.items() if c == case} for case in cases}
+    outcome = {
+        case: {first: who in nips(completed.events) for who, (c, first) in people.items() if c == case}
+        for case in cases
+    }
     assert outcome == {case: {True: completes, False: completes} for case, (_, _, completes) in cases.items()}
     for who in people:
         assert not (await state(who)).get("eligible"), "completed or stopped: no longer a sweep candidate"

@@ -38,7 +38,9 @@ def self_signed(directory) -> tuple:
             .sign(key, hashes.SHA256()))  # fmt: skip
     crt, pem = directory / "tls.crt", directory / "tls.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pem.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return crt, pem
 
 
@@ -56,7 +58,9 @@ async def gateway(amqp_url, mongodb_url, s3, tmp_path):
     if nginx is None:
         pytest.fail("nginx is not installed (scripts/test installs Debian's nginx-light)")
     service_port, http_port, https_port = free_port(), free_port(), free_port()
-    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={"public_rate_limit": "3/minute"})
+    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(
+        update={"public_rate_limit": "3/minute"}
+    )
     # As shared.platform.runtime.serve runs it, trusting X-Forwarded-For from the gateway's address only.
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=service_port, log_config=None,
                                            access_log=False, proxy_headers=True, forwarded_allow_ips="127.0.0.1"))  # fmt: skip
@@ -70,7 +74,9 @@ async def gateway(amqp_url, mongodb_url, s3, tmp_path):
         "http://enrollment:8000": upstream, "http://attendance:8000": upstream, "http://certificates:8000": upstream,
     })  # fmt: skip
     (tmp_path / "site.conf").write_text(site)
-    temp = " ".join(f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = " ".join(
+        f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     (tmp_path / "nginx.conf").write_text(
         f"daemon off; master_process off; pid {tmp_path / 'nginx.pid'}; error_log {tmp_path / 'error.log'} warn;\n"
         f"events {{ worker_connections 64; }}\nhttp {{ access_log off; {temp} include {tmp_path / 'site.conf'}; }}\n"
@@ -80,6 +86,7 @@ async def gateway(amqp_url, mongodb_url, s3, tmp_path):
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen(command, preexec_fn=die_with_parent, stderr=subprocess.PIPE)
     try:
+
         async def service_started():
             return server.started or serving.done()
 

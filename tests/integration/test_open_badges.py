@@ -16,8 +16,8 @@ from pypdf import PdfReader
 from services.certificates import credentials
 from services.certificates.app import create_app
 from services.certificates.signing import check_signature
-from shared.platform.auth import hash_key, new_key
 from shared.contract.programs import Programs
+from shared.platform.auth import hash_key, new_key
 from shared.platform.settings import REPO_ROOT
 from tests.integration.test_certificates_service import PROGRAM, completed, settings_for
 from tests.support import Bus, running, unique
@@ -101,7 +101,9 @@ async def test_the_credential_verifies_with_another_library_and_states_the_certi
     # The default program's signer is a specimen: the credential says so, as the PDF does.
     assert achievement["name"] == f"{credentials.SPECIMEN_MARK}: {program.title}" and achievement["description"]
     assert achievement["creditsAvailable"] == program.jp_per_session * program.session_count
-    assert f"{program.completion.min_sessions} dari {program.session_count} sesi" in achievement["criteria"]["narrative"]
+    assert (
+        f"{program.completion.min_sessions} dari {program.session_count} sesi" in achievement["criteria"]["narrative"]
+    )
     assert await status_bit(http, vc["credentialStatus"]) is False
 
     decoded = (await http.get(vc["id"])).json()  # the credential's id is its decoded JSON
@@ -127,7 +129,9 @@ async def test_revoke_and_reissue_set_the_status_bit_a_verifier_reads(service):
     claims = {d["certificate_id"]: await verified(http, (await http.get(d["credential_url"])).text)
               for d in (revoked, corrected, untouched)}  # fmt: skip
     code = revoked["verify_url"].rsplit("/", 1)[1]
-    assert (await http.post(f"/api/certificates/{code}/revoke", json={"reason": "salah data"}, headers=AUTH)).status_code == 200
+    assert (
+        await http.post(f"/api/certificates/{code}/revoke", json={"reason": "salah data"}, headers=AUTH)
+    ).status_code == 200
     assert await status_bit(http, claims[revoked["certificate_id"]]["credentialStatus"]) is True
 
     old = corrected["verify_url"].rsplit("/", 1)[1]
@@ -139,8 +143,14 @@ async def test_revoke_and_reissue_set_the_status_bit_a_verifier_reads(service):
     second = next(e["data"] for e in events if e["data"]["revision"] == 2)
     fresh = await verified(http, (await http.get(second["credential_url"])).text)
     assert fresh["credentialSubject"]["name"] == "Peserta Dua, S.Kom."
-    assert fresh["credentialStatus"]["statusListIndex"] == claims[corrected["certificate_id"]]["credentialStatus"]["statusListIndex"]
-    assert fresh["credentialStatus"]["statusListCredential"] != claims[corrected["certificate_id"]]["credentialStatus"]["statusListCredential"]
+    assert (
+        fresh["credentialStatus"]["statusListIndex"]
+        == claims[corrected["certificate_id"]]["credentialStatus"]["statusListIndex"]
+    )
+    assert (
+        fresh["credentialStatus"]["statusListCredential"]
+        != claims[corrected["certificate_id"]]["credentialStatus"]["statusListCredential"]
+    )
     assert await status_bit(http, fresh["credentialStatus"]) is False, "its own bit, in the next revision's list"
     assert await status_bit(http, claims[untouched["certificate_id"]]["credentialStatus"]) is False
 

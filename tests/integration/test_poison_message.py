@@ -27,10 +27,18 @@ async def test_a_poison_message_is_dead_lettered_after_bounded_attempts(amqp_url
         return await real_enroll(envelope, data, roster)
 
     monkeypatch.setattr(handlers, "enroll", enroll)
-    settings = Settings(amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"), delivery_limit=3)
+    settings = Settings(
+        amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_database=unique("enrollment"), delivery_limit=3
+    )
     async with running(create_app(settings)), Bus(amqp_url) as bus:
         for nip in (POISON, GOOD):
-            data = {"program_id": "humas-level-up-2026", "nip": nip, "name": "Siti", "jenjang": "ahli_muda", "unit_kerja": "Biro Humas"}
+            data = {
+                "program_id": "humas-level-up-2026",
+                "nip": nip,
+                "name": "Siti",
+                "jenjang": "ahli_muda",
+                "unit_kerja": "Biro Humas",
+            }
             await bus.publish("enrolled", cloud_event("enrolled", data, time=dt.datetime(2026, 1, 5, tzinfo=dt.UTC)))
         [letter] = await bus.dead_letters("enrollment.enrolled", expected=1, timeout=30)
         assert letter.headers["x-death"][0]["reason"] == "delivery_limit", letter.headers

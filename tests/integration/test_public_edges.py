@@ -10,8 +10,8 @@ import pytest
 
 from devstack.upstream import cloud_event
 from services.certificates.app import create_app
-from shared.platform.auth import hash_key, new_key
 from shared.contract.events import completed_event_id
+from shared.platform.auth import hash_key, new_key
 from shared.platform.settings import REPO_ROOT
 from tests.integration.test_certificates_service import settings_for
 from tests.support import Bus, running, unique
@@ -38,7 +38,9 @@ async def service(amqp_url, mongodb_url, s3, tmp_path):
     programs = tmp_path / "programs"
     programs.mkdir()
     original = (REPO_ROOT / "deploy" / "programs" / f"{SPECIMEN}.toml").read_text("utf-8")
-    official = original.replace(f'id = "{SPECIMEN}"', f'id = "{OFFICIAL}"').replace("specimen = true", "specimen = false")
+    official = original.replace(f'id = "{SPECIMEN}"', f'id = "{OFFICIAL}"').replace(
+        "specimen = true", "specimen = false"
+    )
     assert official.count(OFFICIAL) == 1 and "specimen = false" in official
     (programs / f"{SPECIMEN}.toml").write_text(original, "utf-8")
     (programs / f"{OFFICIAL}.toml").write_text(official, "utf-8")
@@ -114,7 +116,9 @@ async def test_a_specimen_stays_a_specimen_after_the_program_names_a_real_signer
     toml = programs / f"{SPECIMEN}.toml"
     original = (REPO_ROOT / "deploy" / "programs" / f"{SPECIMEN}.toml").read_text("utf-8")
     toml.write_text(original, "utf-8")
-    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={"programs_dir": programs})
+    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(
+        update={"programs_dir": programs}
+    )
     async with running(create_app(settings)), Bus(amqp_url) as bus:
         issued = await bus.watch("certificate.issued")
         await bus.publish("completed", completion(SPECIMEN, 4, "Rina Wati"))

@@ -108,6 +108,7 @@ async def test_services_may_bind_their_queues_to_what_they_consume_only(urls):
 async def test_outside_logins_cannot_delete_or_retype_the_exchange(urls, role):
     """configure is what exchange.delete needs: an upstream or operator login with it could delete
     humas.events (every binding gone) and declare it anew as a fanout (out of reach of topic permissions)."""
+
     async def delete(channel):
         await channel.exchange_delete(contract.EXCHANGE)
 
@@ -118,4 +119,6 @@ async def test_outside_logins_cannot_delete_or_retype_the_exchange(urls, role):
     assert await _refused(urls[role], lambda ch: ch.declare_exchange("humas.other", aio_pika.ExchangeType.TOPIC))
     assert not await _refused(urls[role], look_up)
     async with await aio_pika.connect(urls["enrollment"]) as connection:  # the exchange is still a topic
-        await (await connection.channel()).declare_exchange(contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        await (await connection.channel()).declare_exchange(
+            contract.EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )

@@ -108,6 +108,8 @@ async def test_a_small_xlsx_declaring_a_huge_sheet_is_refused_quickly_in_little_
 
 async def test_the_same_hand_written_workbook_imports_when_it_is_honest(service):
     http, _, _ = service
-    response = await http.post(f"/api/roster/{PROGRAM}/import?dry_run=true", content=workbook(HEADER_ROW + GOOD_ROW, "A1:D2"), headers=XLSX)
+    response = await http.post(
+        f"/api/roster/{PROGRAM}/import?dry_run=true", content=workbook(HEADER_ROW + GOOD_ROW, "A1:D2"), headers=XLSX
+    )
     assert response.status_code == 200, response.text
     assert response.json()["rows"] == 1 and response.json()["new"] == 1

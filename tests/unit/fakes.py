@@ -3,8 +3,7 @@
 import dataclasses
 import datetime as dt
 
-from services.attendance.domain import Presence
-from services.attendance.domain import Attendee
+from services.attendance.domain import Attendee, Presence
 from services.certificates.domain import Certificate
 from shared.contract.events import CloudEvent
 from shared.contract.participant import Participant
@@ -71,7 +70,9 @@ class FakeAttendanceBook(FakeRoster):
         (self.eligible.add if eligible else self.eligible.discard)((program_id, nip))
 
     async def settled_candidates(self, program_id, quiet_since, limit):
-        due = [n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since]
+        due = [
+            n for (p, n) in self.eligible if p == program_id and self.activity.get((p, n), quiet_since) <= quiet_since
+        ]
         return due[:limit]
 
     async def withdraw(self, program_id, nip, at, before_end):

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from services.attendance.domain import Attendee, Outcome, verdict
-from shared.contract.programs import Programs
 from shared.contract.participant import Participant
+from shared.contract.programs import Programs
 from shared.platform.settings import REPO_ROOT
 
 # 16 sessions, 12 of them complete it, 2 JP each; closes 9 October 2026.
@@ -50,7 +50,9 @@ def test_every_session_completes_despite_a_withdrawal_before_the_end():
     assert v.outcome is Outcome.COMPLETE and v.despite_withdrawal and v.completed.sessions == list(range(1, 17))
 
 
-@pytest.mark.parametrize(("now", "settled"), [(OPEN, False), (OPEN, True), (CLOSED, False)], ids=["open", "open-quiet", "closed-busy"])
+@pytest.mark.parametrize(
+    ("now", "settled"), [(OPEN, False), (OPEN, True), (CLOSED, False)], ids=["open", "open-quiet", "closed-busy"]
+)
 def test_the_rule_met_waits_while_the_program_is_open_or_reports_still_come(now, settled):
     """More sessions, hence more JP, may still come: the certificate would under-credit them."""
     v = verdict(PROGRAM, attendee(RULE_MET), now, settled=settled)
@@ -58,7 +60,9 @@ def test_the_rule_met_waits_while_the_program_is_open_or_reports_still_come(now,
     assert v.completed is None and v.why is None and not v.despite_withdrawal
 
 
-@pytest.mark.parametrize("counted", [frozenset(), SHORT, frozenset({13, 14, 15, 16})], ids=lambda c: f"{len(c)}-counted")
+@pytest.mark.parametrize(
+    "counted", [frozenset(), SHORT, frozenset({13, 14, 15, 16})], ids=lambda c: f"{len(c)}-counted"
+)
 @pytest.mark.parametrize(("now", "settled"), [(OPEN, False), (CLOSED, True)])
 def test_too_few_sessions_are_not_yet_complete_and_not_a_sweep_candidate(counted, now, settled):
     v = verdict(PROGRAM, attendee(counted), now, settled=settled)
@@ -93,4 +97,3 @@ def test_the_verdict_reads_the_program_rule_not_a_fixed_twelve():
     assert verdict(ten, attendee(frozenset(range(1, 11))), OPEN).outcome is Outcome.ELIGIBLE_WAITING
     assert verdict(ten, attendee(frozenset(range(1, 11))), CLOSED, settled=True).outcome is Outcome.COMPLETE
     assert verdict(PROGRAM, attendee(frozenset(range(1, 11))), CLOSED, settled=True).outcome is Outcome.NOT_YET
-

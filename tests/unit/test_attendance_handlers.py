@@ -19,7 +19,11 @@ T0 = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
 
 def enrolled(name="Siti Aminah", time=T0):
     data = EnrolledData(program_id=PROGRAM.id, nip=NIP, name=name, jenjang="ahli_muda", unit_kerja="Biro Humas")
-    return ("enrolled", CloudEvent(specversion="1.0", id="e", source="/simpeg", type="humas.enrolled.v1", time=time, data={}), data)
+    return (
+        "enrolled",
+        CloudEvent(specversion="1.0", id="e", source="/simpeg", type="humas.enrolled.v1", time=time, data={}),
+        data,
+    )
 
 
 def attended(session, minutes=None):
@@ -65,7 +69,9 @@ async def test_attendance_before_enrollment_completes_when_enrollment_arrives():
 async def test_too_few_sessions_never_complete(sessions):
     book = FakeAttendanceBook()
     await replay([enrolled()] + [attended(s) for s in sessions] * 2, book)
-    assert len(await handlers.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(days=365))) == 0
+    assert (
+        len(await handlers.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(days=365))) == 0
+    )
     assert book.completed == {}
 
 
@@ -162,7 +168,9 @@ async def test_the_sweep_completes_a_crowd_in_bounded_chunks():
         data = EnrolledData(program_id=PROGRAM.id, nip=nip, name="Peserta", jenjang="ahli_pertama", unit_kerja="Satker")
         await handlers.record_enrollment(enrolled()[1], data, PROGRAM, book, REPORTED)
         for s in range(1, 14):
-            await handlers.record_attendance(AttendedData(program_id=PROGRAM.id, nip=nip, session=s), PROGRAM, book, REPORTED)
+            await handlers.record_attendance(
+                AttendedData(program_id=PROGRAM.id, nip=nip, session=s), PROGRAM, book, REPORTED
+            )
     chunks = []
     while done := await handlers.complete_settled(PROGRAM, book, SETTLE, AFTER_CLOSE, limit=256):
         chunks.append(len(done))

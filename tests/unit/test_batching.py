@@ -3,8 +3,8 @@
 import asyncio
 
 from services.attendance import handlers
-from shared.platform.batching import MicroBatcher
 from shared.contract.events import AttendedData
+from shared.platform.batching import MicroBatcher
 
 from .fakes import FakeAttendanceBook
 from .test_attendance_handlers import NIP, PROGRAM, T0, enrolled

@@ -69,7 +69,10 @@ def test_images_are_pinned_and_the_services_are_built_from_the_dockerfile():
             assert re.search(r":[\w.-]+$", service["image"]) and not service["image"].endswith(":latest"), name
     for name in SCALED:
         assert COMPOSE["services"][name]["build"]["dockerfile"] == "deploy/Dockerfile"
-    assert COMPOSE["services"]["rabbitmq"]["image"].startswith("rabbitmq:4") and "management" in COMPOSE["services"]["rabbitmq"]["image"]
+    assert (
+        COMPOSE["services"]["rabbitmq"]["image"].startswith("rabbitmq:4")
+        and "management" in COMPOSE["services"]["rabbitmq"]["image"]
+    )
 
 
 @pytest.mark.parametrize("name", SCALED)
@@ -114,7 +117,9 @@ def test_env_example_lists_every_required_variable_and_nothing_else():
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
     required = {m["name"] for m in VARIABLE.finditer(COMPOSE_TEXT.replace("$$", "")) if m["op"] == ":?"}
     assert required - listed == set(), "required by compose.yaml, missing from .env.example"
-    assert listed - {m["name"] for m in VARIABLE.finditer(COMPOSE_TEXT)} == set(), "in .env.example, unused by compose.yaml"
+    assert listed - {m["name"] for m in VARIABLE.finditer(COMPOSE_TEXT)} == set(), (
+        "in .env.example, unused by compose.yaml"
+    )
     assert "change-me" not in example
 
 
@@ -139,7 +144,10 @@ def test_the_services_believe_x_forwarded_for_from_the_gateway_alone():
                 if "FORWARDED_ALLOW_IPS" in s.get("environment", {})}  # fmt: skip
     assert set(SCALED) <= set(trusting) and set(trusting.values()) == {address}, trusting
     # The gateway overwrites what the client sent; appending ($proxy_add_x_forwarded_for) lets it through.
-    assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX and "proxy_set_header X-Real-IP $remote_addr;" in NGINX
+    assert (
+        "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX
+        and "proxy_set_header X-Real-IP $remote_addr;" in NGINX
+    )
     assert "$proxy_add_x_forwarded_for" not in NGINX and "$http_x_forwarded_for" not in NGINX
 
 

@@ -4,7 +4,6 @@ logout and expiry. In process (no services are called on these pages)."""
 import re
 
 import httpx
-import pytest
 
 from services.console.app import COOKIE, create_app
 from services.console.security import Sessions, hash_password

@@ -17,8 +17,8 @@ DOC = (REPO / "docs" / "contract.md").read_text(encoding="utf-8")
 
 def _section(title: str) -> str:
     start = DOC.index(title)
-    following = re.search(r"^#{2,3} ", DOC[start + len(title):], re.MULTILINE)
-    return DOC[start: start + len(title) + (following.start() if following else len(DOC))]
+    following = re.search(r"^#{2,3} ", DOC[start + len(title) :], re.MULTILINE)
+    return DOC[start : start + len(title) + (following.start() if following else len(DOC))]
 
 
 def _table_first_column(section: str) -> list[str]:

@@ -7,8 +7,8 @@ import urllib.parse
 
 from jwcrypto import jwk, jwt
 
-from services.certificates import credentials, domain
 from devstack.keys import make_key
+from services.certificates import credentials, domain
 from services.certificates.issuer_keys import IssuerKeys
 from shared.contract.programs import Programs
 from shared.platform.settings import REPO_ROOT
@@ -37,7 +37,9 @@ def test_the_status_list_sets_exactly_the_given_bits_msb_first_and_is_at_least_1
 
 def test_the_index_is_the_number_and_the_list_is_the_revisions():
     vc = credentials.credential(PROGRAM, certificate(), LINKS, "ab" * 16)
-    again = credentials.credential(PROGRAM, certificate(revision=2, code="B" * 22, certificate_id="c2"), LINKS, "cd" * 16)
+    again = credentials.credential(
+        PROGRAM, certificate(revision=2, code="B" * 22, certificate_id="c2"), LINKS, "cd" * 16
+    )
     assert vc["credentialStatus"]["statusListIndex"] == again["credentialStatus"]["statusListIndex"] == "6"
     assert vc["credentialStatus"]["statusListCredential"].endswith(f"/status/{PROGRAM.id}/1")
     assert again["credentialStatus"]["statusListCredential"].endswith(f"/status/{PROGRAM.id}/2")
@@ -48,7 +50,10 @@ def test_the_subject_carries_a_salted_hash_of_the_nip_never_the_nip():
     vc = credentials.credential(PROGRAM, cert, LINKS, credentials.new_salt())
     assert cert.nip not in json.dumps(vc)
     other = credentials.credential(PROGRAM, cert, LINKS, credentials.new_salt())
-    assert vc["credentialSubject"]["identifier"][0]["identityHash"] != other["credentialSubject"]["identifier"][0]["identityHash"]
+    assert (
+        vc["credentialSubject"]["identifier"][0]["identityHash"]
+        != other["credentialSubject"]["identifier"][0]["identityHash"]
+    )
 
 
 def test_the_linkedin_link_uses_linkedins_add_to_profile_parameters():
@@ -65,9 +70,13 @@ def test_a_specimens_credential_and_linkedin_entry_say_so():
     specimen = certificate(specimen=True)
     vc = credentials.credential(PROGRAM, specimen, LINKS, "ab" * 16)
     achievement = vc["credentialSubject"]["achievement"]
-    assert vc["name"].startswith(credentials.SPECIMEN_MARK) and achievement["name"].startswith(credentials.SPECIMEN_MARK)
+    assert vc["name"].startswith(credentials.SPECIMEN_MARK) and achievement["name"].startswith(
+        credentials.SPECIMEN_MARK
+    )
     assert credentials.SPECIMEN_MARK in achievement["description"]
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(credentials.linkedin_url(PROGRAM, specimen, LINKS)).query))
+    query = dict(
+        urllib.parse.parse_qsl(urllib.parse.urlsplit(credentials.linkedin_url(PROGRAM, specimen, LINKS)).query)
+    )
     assert query["name"] == f"{credentials.SPECIMEN_MARK}: {PROGRAM.title}"
     official = credentials.credential(PROGRAM, certificate(), LINKS, "ab" * 16)
     assert "CONTOH" not in json.dumps(official)

@@ -12,9 +12,9 @@ from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
 from services.certificates import storage  # noqa: F401  registers the object store's failure kinds
+from shared.contract.nip import mask_nips
 from shared.platform import logs
 from shared.platform.messaging import dependency_error, is_transient
-from shared.contract.nip import mask_nips
 
 NIP = "198503122010011004"
 
@@ -57,7 +57,7 @@ def test_other_failures_are_not(exc):
 
 
 def test_nips_in_free_text_are_masked_and_other_numbers_are_not():
-    text = f"dup key: {{ _id: \"humas-level-up-2026:{NIP}\" }} at 1759999999999 id 1234567890123456789"
+    text = f'dup key: {{ _id: "humas-level-up-2026:{NIP}" }} at 1759999999999 id 1234567890123456789'
     assert mask_nips(text) == (
         'dup key: { _id: "humas-level-up-2026:19850312******1004" } at 1759999999999 id 1234567890123456789'
     )
@@ -69,14 +69,14 @@ def test_log_lines_above_debug_carry_no_nip_but_debug_lines_keep_it():
     logging.getLogger().handlers[0].setStream(out)
     log = logging.getLogger("somewhere")
     try:
-        raise DuplicateKeyError(f"E11000 dup key: {{ holder_key: \"p:{NIP}:1\" }}", 11000)
+        raise DuplicateKeyError(f'E11000 dup key: {{ holder_key: "p:{NIP}:1" }}', 11000)
     except DuplicateKeyError:
         log.error("handler failed for %s", f"p:{NIP}", exc_info=True)
     log.debug("looked up %s", NIP)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     error, debug = lines
     assert error["level"] == "error" and NIP not in json.dumps(error)
-    assert "p:19850312******1004" in error["event"] and 'p:19850312******1004:1' in error["exception"]
+    assert "p:19850312******1004" in error["event"] and "p:19850312******1004:1" in error["exception"]
     assert debug["level"] == "debug" and NIP in debug["event"]
 
 

@@ -6,8 +6,7 @@ import datetime as dt
 import pytest
 
 from services.enrollment import domain
-from services.enrollment.domain import Change, ImportPlan
-from services.enrollment.domain import RosterEntry
+from services.enrollment.domain import Change, ImportPlan, RosterEntry
 from services.enrollment.roster_file import RosterFile, RowError
 from shared.contract.events import EnrolledData
 from shared.contract.participant import Participant
@@ -40,7 +39,9 @@ def test_only_new_and_updated_rows_are_published():
     assert {c for c in Change if c.publishes} == {Change.NEW, Change.UPDATED}
 
 
-@pytest.mark.parametrize(("entry", "change"), [(NOT_ON_ROSTER, Change.NEW), (SAME, Change.UNCHANGED), (OTHER_UNIT, Change.UPDATED)])
+@pytest.mark.parametrize(
+    ("entry", "change"), [(NOT_ON_ROSTER, Change.NEW), (SAME, Change.UNCHANGED), (OTHER_UNIT, Change.UPDATED)]
+)
 def test_an_operator_may_add_or_update_anyone_not_withdrawn(entry, change):
     assert domain.edit(entry, DATA) is change
 
@@ -83,7 +84,9 @@ WITH_ERRORS = RosterFile(rows=2, accepted=[(2, DATA)], errors=[RowError(3, "nip"
         (WITH_ERRORS, True, True, ImportPlan(publish=False)),
     ],
 )
-def test_an_import_with_errors_imports_nothing_unless_the_valid_rows_are_accepted(parsed, dry_run, accept_valid_rows, plan):
+def test_an_import_with_errors_imports_nothing_unless_the_valid_rows_are_accepted(
+    parsed, dry_run, accept_valid_rows, plan
+):
     assert domain.plan_import(parsed, dry_run=dry_run, accept_valid_rows=accept_valid_rows) == plan
 
 

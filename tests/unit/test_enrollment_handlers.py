@@ -12,8 +12,8 @@ from services.enrollment import handlers, roster_file
 from services.enrollment.domain import RosterEntry
 from shared import contract
 from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData
-from shared.contract.programs import Programs
 from shared.contract.participant import Participant
+from shared.contract.programs import Programs
 from shared.platform.settings import REPO_ROOT
 
 PROGRAMS = Programs.load(REPO_ROOT / "deploy" / "programs")
@@ -94,7 +94,9 @@ async def test_enrol_records_a_participant_and_a_stale_update_changes_nothing():
 async def test_record_withdrawal_marks_the_participant_withdrawn():
     roster = FakeRoster()
     await handlers.enroll(envelope(T0), enrolled(), roster)
-    await handlers.record_withdrawal(WithdrawnData(program_id=PROGRAM, nip=SITI, reason="mutasi", withdrawn_at=T0), roster)
+    await handlers.record_withdrawal(
+        WithdrawnData(program_id=PROGRAM, nip=SITI, reason="mutasi", withdrawn_at=T0), roster
+    )
     entry = await roster.lookup(PROGRAM, SITI)
     assert entry.withdrawn and entry.withdrawn_at == T0 and entry.withdrawal_reason == "mutasi"
     assert entry.participant.name == "Siti Aminah", "the participant stays on the roster, withdrawn"

@@ -33,7 +33,9 @@ def test_names_are_trimmed_and_extra_fields_are_tolerated():
 
 
 def test_attended_without_minutes_is_valid():
-    _, data = decode(body(contract.ATTENDED, {k: v for k, v in ATTENDED.items() if k != "minutes"}), DATA_BY_TYPE, PROGRAMS)
+    _, data = decode(
+        body(contract.ATTENDED, {k: v for k, v in ATTENDED.items() if k != "minutes"}), DATA_BY_TYPE, PROGRAMS
+    )
     assert data.minutes is None
 
 
@@ -73,9 +75,18 @@ def test_field_names_on_the_wire_are_the_contracts():
     assert fields["humas.attended.v1"] == {"program_id", "session", "nip", "minutes"}
     assert fields["humas.completed.v1"] == {"program_id", "nip", "name", "jenjang", "unit_kerja", "sessions", "jp",
                                             "completed_at"}  # fmt: skip
-    assert fields["humas.certificate.issued.v1"] == {"program_id", "nip", "certificate_id", "number", "revision", "url",
-                                                     "verify_url", "sha256", "issued_at",
-                                                     "credential_url"}  # fmt: skip  (credential_url: an addition, issue 15)
+    assert fields["humas.certificate.issued.v1"] == {
+        "program_id",
+        "nip",
+        "certificate_id",
+        "number",
+        "revision",
+        "url",
+        "verify_url",
+        "sha256",
+        "issued_at",
+        "credential_url",
+    }  # fmt: skip  (credential_url: an addition, issue 15)
     assert fields["humas.certificate.revoked.v1"] == {"program_id", "nip", "certificate_id", "reason", "revoked_at"}
 
 
@@ -88,7 +99,9 @@ WITHDRAWN = {"program_id": "humas-level-up-2026", "nip": "198503122010011004", "
 def test_an_event_dated_in_the_future_beyond_the_clock_skew_is_refused_whatever_its_type(routing_key):
     data = {contract.ENROLLED: ENROLLED, contract.ATTENDED: ATTENDED, contract.WITHDRAWN: WITHDRAWN}[routing_key]
     ahead = (NOW + dt.timedelta(minutes=6)).isoformat()
-    with pytest.raises(InvalidEvent, match=r"^time: 2026-11-28T08:06:00\+00:00 is in the future \(more than 300 s ahead"):
+    with pytest.raises(
+        InvalidEvent, match=r"^time: 2026-11-28T08:06:00\+00:00 is in the future \(more than 300 s ahead"
+    ):
         decode(body(routing_key, data, time=ahead), DATA_BY_TYPE, PROGRAMS, now=NOW)
     within = (NOW + dt.timedelta(minutes=4)).isoformat()  # clocks differ a little
     assert decode(body(routing_key, data, time=within), DATA_BY_TYPE, PROGRAMS, now=NOW)

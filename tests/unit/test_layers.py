@@ -15,7 +15,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (REPO / "services").iterdir() if (p / "__init__.py").exists())
-IO_LIBRARIES = {"pymongo", "motor", "fastapi", "starlette", "faststream", "aio_pika", "aiormq", "minio", "httpx", "urllib3"}
+IO_LIBRARIES = {
+    "pymongo",
+    "motor",
+    "fastapi",
+    "starlette",
+    "faststream",
+    "aio_pika",
+    "aiormq",
+    "minio",
+    "httpx",
+    "urllib3",
+}
 
 
 def imported_modules(path: Path, source: str | None = None) -> set[str]:

@@ -46,7 +46,11 @@ def enrolled(name: str, time: dt.datetime | None, id: str):
     return envelope, data
 
 
-OLD, CORRECTION, DATED = enrolled("Nama Lama", None, "u1"), enrolled("Nama Baru", None, "u2"), enrolled("Nama Resmi", T0, "d1")
+OLD, CORRECTION, DATED = (
+    enrolled("Nama Lama", None, "u1"),
+    enrolled("Nama Baru", None, "u2"),
+    enrolled("Nama Resmi", T0, "d1"),
+)
 
 
 @pytest.mark.parametrize("service", ["enrollment", "attendance"])
@@ -139,4 +143,3 @@ async def test_withdrawal_and_the_last_report_give_the_same_outcome_in_either_or
     await attendance.complete_settled(PROGRAM, book, dt.timedelta(0), AFTER_CLOSE + dt.timedelta(minutes=1))
     assert ((PROGRAM.id, NIP) in book.completed) is completes
     assert (PROGRAM.id, NIP) not in book.eligible, "nobody completed or stopped stays a sweep candidate"
-

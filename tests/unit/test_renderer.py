@@ -59,7 +59,11 @@ def test_same_certificate_renders_to_the_same_bytes(renderer):
 
 @pytest.mark.parametrize(
     "name",
-    ['#set text(red) *bold* _x_ $x^2$ @ref <label> \\ "quote" `raw`', "Ni Luh Putu Ayu Ḍewi Šārmā", "O'Brien & <b>Co</b>"],
+    [
+        '#set text(red) *bold* _x_ $x^2$ @ref <label> \\ "quote" `raw`',
+        "Ni Luh Putu Ayu Ḍewi Šārmā",
+        "O'Brien & <b>Co</b>",
+    ],
 )
 def test_names_are_printed_as_text_never_interpreted(renderer, name):
     cert = certificate(name)

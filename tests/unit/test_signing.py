@@ -38,7 +38,9 @@ def attribute(pdf: bytes, name: str):
 
 def pyhanko_default(pdf: bytes, signing_key) -> bytes:
     plain = signers.SimpleSigner.load_pkcs12(str(signing_key.path), passphrase=signing_key.passphrase.encode())
-    meta = signers.PdfSignatureMetadata(field_name=FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256")
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"
+    )
     return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False), meta, signer=plain).getvalue()
 
 
@@ -53,7 +55,9 @@ def test_signed_attributes_are_pyhankos_own(rendered, signer, signing_key):
     default = signer_info(pyhanko_default(rendered, signing_key))["signed_attrs"]
     assert [a["type"].native for a in ours] == [a["type"].native for a in default]
     by_type = {a["type"].native: a["values"].dump() for a in default}
-    assert {a["type"].native: a["values"].dump() for a in ours}["signing_certificate_v2"] == by_type["signing_certificate_v2"]
+    assert {a["type"].native: a["values"].dump() for a in ours}["signing_certificate_v2"] == by_type[
+        "signing_certificate_v2"
+    ]
 
 
 def test_each_document_gets_its_own_digest(rendered, signer):
