@@ -12,6 +12,7 @@ from shared.contract.events import CloudEvent, CompletedData, new_event
 from shared.contract.programs import Program
 
 from . import credentials, domain
+from .issuer_keys import IssuerKeys
 from .renderer import Renderer
 from .repository import CertificateRepository
 from .storage import ObjectStore
@@ -25,7 +26,7 @@ class Issuing:
     renderer: Renderer
     store: ObjectStore
     links: domain.Links
-    credential_keys: object | None = None  # IssuerKeys: with them, each revision gets its Open Badges credential
+    credential_keys: IssuerKeys | None = None  # with them, each revision gets its Open Badges credential
 
 
 async def issue_certificate(

@@ -82,3 +82,33 @@ async def test_issue_certificate_is_idempotent_and_numbers_are_gapless():
                                      "ahli_utama"])  # fmt: skip
 def test_every_jenjang_has_its_words(jenjang):
     assert domain.jabatan(jenjang).startswith("Pranata Humas ")
+
+
+def test_history_entries_are_shaped_once_and_read_oldest_first():
+    old = domain.draft(completed(), NOW)
+    at = NOW + dt.timedelta(days=3)
+    # As stored on the old revision: the entries of its actions, in no particular order.
+    stored = {
+        "revoked": domain.revoked_entry("2026-10-01T00:00:00+00:00", "ops", "salah data"),
+        "superseded": domain.superseded_entry("new-id", 2, at, "console:rina", "perbaikan nama"),
+        "issued": domain.issued_entry(NOW, "ab" * 32),
+    }
+    history = domain.history(stored)
+    assert [e["action"] for e in history] == ["issued", "superseded", "revoked"]
+    assert history[0] == {"action": "issued", "at": "2026-09-25T20:30:00+00:00", "sha256": "ab" * 32}
+    assert history[1] == {
+        "action": "superseded",
+        "at": at.isoformat(),
+        "by": "console:rina",
+        "reason": "perbaikan nama",
+        "by_revision": 2,
+        "superseded_by": "new-id",
+    }
+    reissued = domain.reissued_entry(old, {"unit_kerja": "x", "name": "y"}, "perbaikan nama", "console:rina", at)
+    assert reissued["corrected"] == ["name", "unit_kerja"] and reissued["supersedes"] == old.certificate_id
+    assert domain.history(None) == []
+
+
+def test_history_times_are_utc_text_whatever_zone_they_come_in():
+    jakarta = NOW.astimezone(domain.JAKARTA)
+    assert domain.revoked_entry(jakarta, "ops", "r")["at"] == "2026-09-25T20:30:00+00:00"
