@@ -31,7 +31,7 @@ class Profiles:
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
             for s in services
         ]
 

@@ -303,14 +303,22 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
     processes.stop(services)
     stack.running.clear()
     return {
-        "participants": len(people), "events": total, "expected_certificates": len(expected),
-        "certificates": len(issued_at), "lost": len(expected - set(issued_at)), "wrong_sessions": len(wrong),
-        "publish_s": round(published_in, 2), "first_event_to_last_certificate_s": round(elapsed, 2),
+        "participants": len(people),
+        "events": total,
+        "expected_certificates": len(expected),
+        "certificates": len(issued_at),
+        "lost": len(expected - set(issued_at)),
+        "wrong_sessions": len(wrong),
+        "publish_s": round(published_in, 2),
+        "first_event_to_last_certificate_s": round(elapsed, 2),
         "attendance_events_per_s": round(total / attendance_done_in, 1),
         "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
         "latency_completed_to_issued_ms": _percentiles(latencies),
-        "peak_rss_mb": rss, "cpu_ms_per_event": cpu, "samples": samples, "hot_paths": hot,
-    }  # fmt: skip
+        "peak_rss_mb": rss,
+        "cpu_ms_per_event": cpu,
+        "samples": samples,
+        "hot_paths": hot,
+    }
 
 
 def _print_hot(profiles: Profiles, services) -> dict:
@@ -342,11 +350,26 @@ async def certificate_stage(
         await watch.consume(on)
         now = dt.datetime.now(dt.UTC).isoformat()
         events = (
-            ("completed", cloud_event("completed", {"program_id": PROGRAM.id, "nip": p.nip, "name": "Peserta",
-             "jenjang": p.jenjang, "unit_kerja": "Satker", "sessions": list(range(1, 17)), "jp": 32, "completed_at": now},
-             source="/services/attendance", id=completed_event_id(PROGRAM.id, p.nip)))
+            (
+                "completed",
+                cloud_event(
+                    "completed",
+                    {
+                        "program_id": PROGRAM.id,
+                        "nip": p.nip,
+                        "name": "Peserta",
+                        "jenjang": p.jenjang,
+                        "unit_kerja": "Satker",
+                        "sessions": list(range(1, 17)),
+                        "jp": 32,
+                        "completed_at": now,
+                    },
+                    source="/services/attendance",
+                    id=completed_event_id(PROGRAM.id, p.nip),
+                ),
+            )
             for p in rng_people
-        )  # fmt: skip
+        )
         spies = Profiles(services, RESULTS, f"{time.strftime('%Y%m%dT%H%M%S')}-cert{instances}") if profile else None
         before = meter.snapshot()
         started = time.perf_counter()

@@ -15,8 +15,8 @@ CONNECTION_ERRORS = (
     aiormq.exceptions.ChannelInvalidStateError,
     aiormq.exceptions.AMQPConnectionError,
     ConnectionError,
-    RuntimeError,
-)  # fmt: skip  (aio-pika raises RuntimeError "closed" mid-reconnect)
+    RuntimeError,  # aio-pika raises RuntimeError "closed" mid-reconnect
+)
 
 
 def cloud_event(routing_key: str, data: dict, *, source: str = "/mooc-pintar", time: dt.datetime | None = None,

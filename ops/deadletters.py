@@ -146,7 +146,7 @@ async def replay(amqp_url: str, queue: str, ids: set[str] | None) -> list[str]:
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     user_id=amqp_user(amqp_url),
                     headers={**headers, "x-replayed-from": dead_letter_queue_name(queue)},
-                ),  # fmt: skip
+                ),
                 routing_key=letter.routing_key,
             )
             await original.ack()  # only after the broker confirmed the re-publish (and a queue took it)

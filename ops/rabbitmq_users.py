@@ -112,7 +112,7 @@ def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "huma
                 "tags": ["administrator"] if role == "admin" else [],
             }
             for role in ROLES
-        ],  # fmt: skip
+        ],
         "vhosts": [{"name": vhost}],
         "permissions": [
             {"user": username(role, prefix), "vhost": vhost, "configure": p.configure, "write": p.write, "read": p.read}
@@ -127,7 +127,7 @@ def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "huma
                 "read": read,
             }
             for role, (write, read) in TOPIC_PERMISSIONS.items()
-        ],  # fmt: skip
+        ],
         "exchanges": [
             {
                 "name": name,
@@ -139,7 +139,7 @@ def definitions(passwords: dict[str, str], vhost: str = "/", prefix: str = "huma
                 "arguments": {},
             }
             for name, kind in ((contract.EXCHANGE, "topic"), (contract.DEAD_LETTER_EXCHANGE, "direct"))
-        ],  # fmt: skip
+        ],
     }
 
 

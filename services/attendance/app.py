@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contract.COMPLETED, "A participant completed the program: published once per (program_id, nip)."
     )
 
-    async def announce(completed: CloudEvent | None, data) -> None:
+    async def publish_completed(completed: CloudEvent | None, data) -> None:
         """Right after the write that stored it: publish its outbox entry (the relay covers a crash)."""
         if completed:
             key = participant_key(data.program_id, data.nip)
@@ -33,12 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @rt.consume(contract.ENROLLED, EnrolledData)
     async def on_enrolled(envelope: CloudEvent, data: EnrolledData) -> None:
         program = rt.programs.get(data.program_id)
-        await announce(await handlers.record_enrollment(envelope, data, program, rt.ports().book), data)
+        await publish_completed(await handlers.record_enrollment(envelope, data, program, rt.ports().book), data)
 
     @rt.consume(contract.ATTENDED, AttendedData)
     async def on_attended(_: CloudEvent, data: AttendedData) -> None:
         # Written together with the other reports in flight: one bulk write per batch.
-        await announce(await rt.ports().attendance.submit(data), data)
+        await publish_completed(await rt.ports().batched_reports.submit(data), data)
 
     @rt.consume(contract.WITHDRAWN, WithdrawnData)
     async def on_withdrawn(_: CloudEvent, data: WithdrawnData) -> None:

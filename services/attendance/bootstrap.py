@@ -18,7 +18,7 @@ class Ports:
     book: AttendanceBook
     reports: MongoAttendanceReports  # read side of the operator API
     # Concurrent `attended` handlers' writes: one bulk write per batch (shared/platform/batching.py).
-    attendance: MicroBatcher[AttendedData, CloudEvent | None]
+    batched_reports: MicroBatcher[AttendedData, CloudEvent | None]
     outbox: MongoOutbox
     replicas: MongoReplicas
 
@@ -29,9 +29,9 @@ async def bootstrap(rt: Runtime[Ports], settings: Settings) -> Ports:
     ports = Ports(
         book=book,
         reports=MongoAttendanceReports(db),
-        attendance=MicroBatcher(
+        batched_reports=MicroBatcher(
             lambda batch: handlers.record_attendance_batch(batch, rt.programs, book), size=settings.batch_size
-        ),  # fmt: skip
+        ),
         outbox=MongoOutbox(book.participants, rt.publisher),
         replicas=MongoReplicas(db),
     )

@@ -30,9 +30,8 @@ async def record_enrollment(
 ) -> CloudEvent | None:
     now = _now(now)
     participant, event = Participant.from_event(data), event_key(envelope.source, envelope.id)
-    received = (
-        None if envelope.time else await book.first_receipt(participant, event, now)
-    )  # shared/contract/ordering.py
+    # An undated event ranks by when it was first received (shared/contract/ordering.py).
+    received = None if envelope.time else await book.first_receipt(participant, event, now)
     await book.save_participant(participant, rank(envelope.time, event, received))
     return await complete_if_due(program, await book.attendee(program.id, data.nip), book, now)
 

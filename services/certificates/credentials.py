@@ -144,7 +144,7 @@ def credential(program: Program, cert: Certificate, links: Links, salt: str) -> 
                     "hashed": True,
                     "identityHash": salted_nip(cert.nip, salt),
                 }
-            ],  # fmt: skip
+            ],
             "creditsEarned": cert.jp,
             **({"activityStartDate": _iso_day(min(dates)), "activityEndDate": _iso_day(max(dates))} if dates else {}),
             "licenseNumber": cert.number,
@@ -237,15 +237,17 @@ STATUS_LIST_LIFETIME = dt.timedelta(days=1)
 def linkedin_url(program: Program | None, cert: Certificate, links: Links) -> str:
     """LinkedIn's documented add-to-profile link (Add to Profile for certifications)."""
     issued = cert.issued_at.astimezone(dt.UTC)
-    return "https://www.linkedin.com/profile/add?" + urlencode({
-        "startTask": "CERTIFICATION_NAME",
-        "name": _marked(program.title if program else cert.program_id, _is_specimen(program, cert)),
-        "organizationName": LINKEDIN_ORGANIZATION,
-        "issueYear": issued.year,
-        "issueMonth": issued.month,
-        "certUrl": links.verify(cert.code),
-        "certId": cert.number or "",
-    })  # fmt: skip
+    return "https://www.linkedin.com/profile/add?" + urlencode(
+        {
+            "startTask": "CERTIFICATION_NAME",
+            "name": _marked(program.title if program else cert.program_id, _is_specimen(program, cert)),
+            "organizationName": LINKEDIN_ORGANIZATION,
+            "issueYear": issued.year,
+            "issueMonth": issued.month,
+            "certUrl": links.verify(cert.code),
+            "certId": cert.number or "",
+        }
+    )
 
 
 def _iso(moment: dt.datetime) -> str:

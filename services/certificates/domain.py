@@ -13,9 +13,19 @@ from shared.contract.programs import Program
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)  # fmt: skip
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
 JENJANG_WORDS = {
     "terampil": "Terampil",
     "mahir": "Mahir",

@@ -54,14 +54,26 @@ def operator_router(programs: Programs, operator, ports: Callable[[], Ports], pu
     def summary(cert: domain.Certificate) -> dict:
         links = ports().links
         return {
-            "certificate_id": cert.certificate_id, "code": cert.code, "program_id": cert.program_id,
-            "number": cert.number, "revision": cert.revision, "status": cert.status, "nip": cert.nip,
-            "name": cert.name, "jenjang": cert.jenjang, "unit_kerja": cert.unit_kerja, "jp": cert.jp,
-            "sessions": list(cert.sessions), "issued_at": cert.issued_at.isoformat(), "sha256": cert.sha256,
-            "supersedes": cert.supersedes, "superseded_by": cert.superseded_by,
+            "certificate_id": cert.certificate_id,
+            "code": cert.code,
+            "program_id": cert.program_id,
+            "number": cert.number,
+            "revision": cert.revision,
+            "status": cert.status,
+            "nip": cert.nip,
+            "name": cert.name,
+            "jenjang": cert.jenjang,
+            "unit_kerja": cert.unit_kerja,
+            "jp": cert.jp,
+            "sessions": list(cert.sessions),
+            "issued_at": cert.issued_at.isoformat(),
+            "sha256": cert.sha256,
+            "supersedes": cert.supersedes,
+            "superseded_by": cert.superseded_by,
             "revoked_at": cert.revoked_at.isoformat() if cert.revoked_at else None,
-            "url": links.pdf(cert.code), "verify_url": links.verify(cert.code),
-        }  # fmt: skip
+            "url": links.pdf(cert.code),
+            "verify_url": links.verify(cert.code),
+        }
 
     @router.get("", dependencies=guarded, summary="Certificates, filtered and paged")
     async def list_certificates(

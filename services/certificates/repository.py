@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -48,6 +49,11 @@ class CertificateRepository(Protocol):
     async def successor(self, cert: Certificate) -> Certificate | None: ...
     async def begin_supersede(self, old: Certificate, new: Certificate) -> None: ...
     async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None: ...
+    # The read side: operators' lists and exports, the public status lists.
+    async def history(self, certificate_id: str) -> list[dict]: ...
+    async def find(self, filters: dict, limit: int, offset: int) -> tuple[int, list[Certificate]]: ...
+    async def invalidated_seqs(self, program_id: str, revision: int) -> list[int]: ...
+    def each(self, program_id: str, status: str | None = "valid") -> AsyncIterator[Certificate]: ...
 
 
 class MongoCertificates:
@@ -164,7 +170,7 @@ class MongoCertificates:
                 },
                 "certificate.issued",
                 event,
-            ),  # fmt: skip
+            ),
         )
         if result.modified_count == 1:
             return dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
@@ -204,7 +210,7 @@ class MongoCertificates:
                 },
                 "certificate.revoked",
                 event,
-            ),  # fmt: skip
+            ),
         )
         current = await self.by_id(cert.certificate_id)
         if result.modified_count != 1:
@@ -223,9 +229,11 @@ class MongoCertificates:
         entry = domain.superseded_entry(new_id, revision, at, by, reason)
         await self.collection.update_one(
             {"_id": old_id, "status": "valid"},
-            {"$set": {"status": "superseded", "superseded_by": new_id, "history.superseded": entry},
-             "$unset": {"superseding": ""}},
-        )  # fmt: skip
+            {
+                "$set": {"status": "superseded", "superseded_by": new_id, "history.superseded": entry},
+                "$unset": {"superseding": ""},
+            },
+        )
 
     async def _settled(self, doc: dict) -> dict:
         """`doc` as it stands once an interrupted supersede is finished: a revision marked

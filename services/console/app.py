@@ -54,20 +54,29 @@ FIELD_WORDS = {"nip": "NIP", "nama": "Nama", "name": "Nama", "jenjang": "Jenjang
 
 # The services answer in English (they are read by developers too); the operators read Indonesian.
 # The common messages are translated here; anything else is shown as the service said it.
-TRANSLATIONS = [(re.compile(pattern), words) for pattern, words in [
-    (r"^NIP must be exactly 18 digits$", "NIP harus tepat 18 angka"),
-    (r"^NIP digits 1-8 are not a real birth date YYYYMMDD$", "Angka 1-8 NIP bukan tanggal lahir yang sah (TTTTBBHH)"),
-    (r"^NIP digits 9-14 are not a real appointment YYYYMM$", "Angka 9-14 NIP bukan bulan pengangkatan yang sah (TTTTBB)"),
-    (r"^NIP digit 15 must be 1 or 2$", "Angka ke-15 NIP harus 1 atau 2"),
-    (r"^the file is not UTF-8 text", "Berkas bukan teks UTF-8 (simpan CSV sebagai UTF-8)"),
-    (r"^the file is empty", "Berkas kosong: baris judul kolom diperlukan"),
-    (r"^missing column\(s\): (.*?) \(header.*$", r"Kolom tidak ada: \1"),
-    (r"^not a readable XLSX workbook", "Berkas XLSX tidak dapat dibaca"),
-    (r"^file of \d+ bytes exceeds the limit", "Berkas terlalu besar (paling besar 2 MB)"),
-    (r"^unknown certificate$", "Sertifikat tidak ditemukan"),
-    (r"withdrawn", "Peserta ini sudah mengundurkan diri; datanya tidak dapat diubah lagi"),
-    (r"^String should have at least 1 character", "Wajib diisi"),
-]]  # fmt: skip
+TRANSLATIONS = [
+    (re.compile(pattern), words)
+    for pattern, words in [
+        (r"^NIP must be exactly 18 digits$", "NIP harus tepat 18 angka"),
+        (
+            r"^NIP digits 1-8 are not a real birth date YYYYMMDD$",
+            "Angka 1-8 NIP bukan tanggal lahir yang sah (TTTTBBHH)",
+        ),
+        (
+            r"^NIP digits 9-14 are not a real appointment YYYYMM$",
+            "Angka 9-14 NIP bukan bulan pengangkatan yang sah (TTTTBB)",
+        ),
+        (r"^NIP digit 15 must be 1 or 2$", "Angka ke-15 NIP harus 1 atau 2"),
+        (r"^the file is not UTF-8 text", "Berkas bukan teks UTF-8 (simpan CSV sebagai UTF-8)"),
+        (r"^the file is empty", "Berkas kosong: baris judul kolom diperlukan"),
+        (r"^missing column\(s\): (.*?) \(header.*$", r"Kolom tidak ada: \1"),
+        (r"^not a readable XLSX workbook", "Berkas XLSX tidak dapat dibaca"),
+        (r"^file of \d+ bytes exceeds the limit", "Berkas terlalu besar (paling besar 2 MB)"),
+        (r"^unknown certificate$", "Sertifikat tidak ditemukan"),
+        (r"withdrawn", "Peserta ini sudah mengundurkan diri; datanya tidak dapat diubah lagi"),
+        (r"^String should have at least 1 character", "Wajib diisi"),
+    ]
+]
 
 
 def indonesian(message) -> str:
@@ -267,15 +276,21 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
         units = sorted(overview["by_unit_kerja"].items(), key=lambda kv: (-kv[1].get("enrolled", 0), kv[0]))
         points = _periods(timeline["issued_per_minute"])
         return {
-            "total": overview["total"], "sessions": overview["sessions"], "jenjang": jenjang, "units": units,
-            "status": timeline["status"], "issued": points, "issued_total": sum(n for _, n in points),
-            "dead": dead, "dead_total": None if dead is None else sum(dead.values()),
+            "total": overview["total"],
+            "sessions": overview["sessions"],
+            "jenjang": jenjang,
+            "units": units,
+            "status": timeline["status"],
+            "issued": points,
+            "issued_total": sum(n for _, n in points),
+            "dead": dead,
+            "dead_total": None if dead is None else sum(dead.values()),
             "chart_sessions": charts.sessions(overview["sessions"]),
             "chart_jenjang": charts.outlook(jenjang),
             "chart_units": charts.outlook([(k, v) for k, v in units[:12]]),
             "chart_issued": charts.issued(points) if points else None,
             "updated": dt.datetime.now(JAKARTA).strftime("%H.%M.%S"),
-        }  # fmt: skip
+        }
 
     @app.get(f"{PREFIX}/", response_class=HTMLResponse)
     async def dashboard(request: Request):

@@ -9,11 +9,22 @@ from pygal.style import Style
 # Colours with at least 4.5:1 contrast on white for labels; bars distinguishable without colour
 # alone because each chart has its table.
 STYLE = Style(
-    background="white", plot_background="white", foreground="#1f2933", foreground_strong="#1f2933",
-    foreground_subtle="#52606d", opacity=".9", opacity_hover="1", transition="0s",
-    colors=("#1b6e3a", "#b7791f", "#b42318", "#3e4c59"), font_family="system-ui, sans-serif",
-    label_font_size=13, major_label_font_size=13, legend_font_size=14, title_font_size=16, value_font_size=12,
-)  # fmt: skip
+    background="white",
+    plot_background="white",
+    foreground="#1f2933",
+    foreground_strong="#1f2933",
+    foreground_subtle="#52606d",
+    opacity=".9",
+    opacity_hover="1",
+    transition="0s",
+    colors=("#1b6e3a", "#b7791f", "#b42318", "#3e4c59"),
+    font_family="system-ui, sans-serif",
+    label_font_size=13,
+    major_label_font_size=13,
+    legend_font_size=14,
+    title_font_size=16,
+    value_font_size=12,
+)
 
 COMMON = dict(style=STYLE, js=[], show_legend=True, legend_at_bottom=True, print_values=False, margin=12,
               explicit_size=False, no_data_text="Belum ada data", min_scale=2, max_scale=8)  # fmt: skip

@@ -17,10 +17,8 @@ from limits import parse, storage, strategies
 
 from shared.platform.auth import NAME
 
-HASHER = PasswordHasher()
-_PAIRS = re.compile(
-    r",(?=\s*[A-Za-z0-9._-]{1,64}:\$argon2)"
-)  # argon2id with the library's current recommended parameters
+HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_PAIRS = re.compile(r",(?=\s*[A-Za-z0-9._-]{1,64}:\$argon2)")
 
 
 def hash_password(password: str) -> str:

@@ -52,9 +52,15 @@ def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> A
     @router.post(
         "/{program_id}/import",
         summary="Import the roster from CSV (or XLSX): validated per row, idempotent",
-        openapi_extra={"requestBody": {"content": {CSV: {"schema": {"type": "string"}},
-                                                   roster_file.XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
-    )  # fmt: skip
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    CSV: {"schema": {"type": "string"}},
+                    roster_file.XLSX: {"schema": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    )
     async def import_roster(
         request: Request,
         program: Program = Depends(known),
@@ -84,7 +90,7 @@ def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> A
         data = _validated(EnrolledData, {**body.model_dump(exclude_none=True), "program_id": program.id}, programs)
         try:
             event = await handlers.put_participant(data, ports().roster, ports().publisher)
-        except handlers.Withdrawn as e:
+        except domain.Withdrawn as e:
             raise HTTPException(409, str(e)) from None
         return Accepted(status="unchanged") if event is None else Accepted(status="accepted", event_id=event.id)
 
@@ -97,7 +103,7 @@ def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> A
             raise HTTPException(422, [{"field": "nip", "message": str(e)}]) from None
         try:
             event = await handlers.withdraw(program.id, body.nip, body.reason, ports().roster, ports().publisher)
-        except handlers.NotEnrolled as e:
+        except domain.NotEnrolled as e:
             raise HTTPException(404, str(e)) from None
         return Accepted(status="accepted", event_id=event.id)
 
@@ -109,11 +115,14 @@ def roster_router(programs: Programs, operator, ports: Callable[[], Ports]) -> A
             "program_id": program.id,
             "total": await ports().roster.count(program.id),
             "participants": [
-                {**(e.participant.as_dict() if e.participant else {}), "status": "withdrawn" if e.withdrawn else "enrolled",
-                 "withdrawal_reason": e.withdrawal_reason}
+                {
+                    **(e.participant.as_dict() if e.participant else {}),
+                    "status": "withdrawn" if e.withdrawn else "enrolled",
+                    "withdrawal_reason": e.withdrawal_reason,
+                }
                 for e in entries
             ],
-        }  # fmt: skip
+        }
 
     @router.post(
         "/{program_id}/search", summary="Find participants by part of the name or the NIP (the query in the body)"

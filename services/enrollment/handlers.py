@@ -15,7 +15,7 @@ from shared.contract.participant import Participant
 from shared.platform.messaging import Publisher
 
 from . import domain
-from .domain import ImportReport, NotEnrolled, Withdrawn  # noqa: F401  callers catch and read them from here
+from .domain import ImportReport
 from .repository import Roster
 from .roster_file import RosterFile
 

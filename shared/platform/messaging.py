@@ -204,9 +204,8 @@ class DeadLetters:
             user_id=self._user_id,
         )
         _delivered(result, queue_name)
-        log.info(
-            "dead-lettered a message from %s: %s", queue_name, mask_nips(reason[:200])
-        )  # a reason may quote the NIP
+        # A reason may quote the NIP: masked.
+        log.info("dead-lettered a message from %s: %s", queue_name, mask_nips(reason[:200]))
         if self._metrics:
             self._metrics.dead_lettered(queue_name)
 

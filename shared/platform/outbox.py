@@ -63,11 +63,15 @@ class MongoOutbox:
     async def _mark_many(self, marks: list[tuple[Any, str]]) -> list[None]:
         # Conditional on "not yet published", so a mark made twice (handler and relay) counts once.
         await self._collection.bulk_write(
-            [UpdateOne({"_id": doc_id, f"outbox.{event_id}.published": False},
-                       {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}})
-             for doc_id, event_id in marks],
+            [
+                UpdateOne(
+                    {"_id": doc_id, f"outbox.{event_id}.published": False},
+                    {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
+                )
+                for doc_id, event_id in marks
+            ],
             ordered=False,
-        )  # fmt: skip
+        )
         return [None] * len(marks)
 
     async def flush(self, doc_id: Any) -> int:

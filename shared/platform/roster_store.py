@@ -34,9 +34,8 @@ async def save_if_newer(collection, participant: Participant, rank: str) -> bool
         stored = await collection.find_one({"_id": participant.key}, {"rank": 1})
         if stored is not None and stored.get("rank") is not None and stored["rank"] > rank:
             return False
-    raise RuntimeError(
-        f"could not save a participant of {participant.program_id!r} after repeated races"
-    )  # no NIP: logged
+    # No NIP in the message: it is logged.
+    raise RuntimeError(f"could not save a participant of {participant.program_id!r} after repeated races")
 
 
 async def first_receipt(collection, doc_id: str, fields: dict, event: str, now: dt.datetime) -> dt.datetime:

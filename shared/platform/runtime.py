@@ -1,6 +1,6 @@
 """What every service process has: a broker, a MongoDB client, health endpoints.
 
-Nothing connects at import or construction time; `start()` runs in the HTTP app's lifespan.
+Nothing connects at import or construction time: `Runtime.lifespan` connects, in the HTTP app's lifespan.
 """
 
 import asyncio
@@ -82,7 +82,7 @@ class Runtime(Generic[P]):
 
     def ports(self) -> P:
         """The service's adapters, once the lifespan has built them (connections are made there,
-        never at import or construction). Subscribers call it; routes take it as a dependency."""
+        never at import or construction). Subscribers call it; router factories are handed the method itself."""
         if self._ports is None:
             raise RuntimeError("the service has not started: its ports are built in the lifespan")
         return self._ports
@@ -103,9 +103,7 @@ class Runtime(Generic[P]):
         def declare(handler: Handler) -> Handler:
             async def subscriber(body: bytes) -> None:
                 async with self.settling(queue.name) as message:
-                    if not (
-                        decoded := await self.accept(body, message, queue.name, accepted, self.programs, publishers)
-                    ):
+                    if not (decoded := await self.accept(body, message, queue.name, accepted, publishers)):
                         return
                     try:
                         await retry_transient(lambda: handler(*decoded))
@@ -140,7 +138,7 @@ class Runtime(Generic[P]):
 
     @property
     def db(self) -> AsyncDatabase:
-        assert self.mongo is not None, "Runtime.start() has not run"
+        assert self.mongo is not None, "connect_database() has not run (it runs in the lifespan)"
         return self.mongo[self.settings.mongodb_database]
 
     async def connect_database(self) -> AsyncDatabase:
@@ -197,8 +195,7 @@ class Runtime(Generic[P]):
         finally:
             self.in_flight.leave(token)
 
-    async def accept(self, body: bytes, message, queue: str, accepted: dict, programs,
-                     publishers: frozenset[str] | None = None):  # fmt: skip
+    async def accept(self, body: bytes, message, queue: str, accepted: dict, publishers: frozenset[str] | None = None):
         """The decoded (envelope, data), or None once a bad message is set aside with its reason.
 
         `publishers`: the logins trusted to produce what this queue receives (None: the broker's topic
@@ -212,7 +209,7 @@ class Runtime(Generic[P]):
             return None
         try:
             envelope, data = decode(
-                body, accepted, programs, max_skew=dt.timedelta(seconds=self.settings.max_clock_skew_s)
+                body, accepted, self.programs, max_skew=dt.timedelta(seconds=self.settings.max_clock_skew_s)
             )
             logs.bind_event(envelope.id, envelope.source)
             return envelope, data

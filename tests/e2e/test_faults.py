@@ -60,11 +60,16 @@ async def replay_with_fault(system, amqp_url, fault_table, name: str, seed: int,
     seqs = sorted(c["seq"] for c in certificates)
     dead = await list_dead_letters(system.amqp_urls["operator"])  # as the operator role
     row = {
-        "fault": name, "participants": len(people), "expected": len(expected), "issued": len(set(nips)),
-        "lost": len(expected - set(nips)), "duplicated": len(nips) - len(set(nips)) + len(set(nips) - expected),
-        "gapless": seqs == list(range(1, len(seqs) + 1)), "dead_lettered": len(dead),
+        "fault": name,
+        "participants": len(people),
+        "expected": len(expected),
+        "issued": len(set(nips)),
+        "lost": len(expected - set(nips)),
+        "duplicated": len(nips) - len(set(nips)) + len(set(nips) - expected),
+        "gapless": seqs == list(range(1, len(seqs) + 1)),
+        "dead_lettered": len(dead),
         "recovered_s": round(recovered_s, 1),
-    }  # fmt: skip
+    }
     fault_table.append(row)
 
     assert row["lost"] == 0 and row["duplicated"] == 0, row

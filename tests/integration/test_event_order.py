@@ -63,12 +63,17 @@ async def test_both_services_order_enrollments_alike_refusing_future_dates_and_r
     future, replayed, dated = nip(1), nip(2), nip(3)
     old = enrolled(replayed, "Nama Lama", None)
     steps = [
-        [enrolled(future, "Dari Masa Depan", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
-         old, enrolled(dated, "Tanpa Waktu", None)],
+        [
+            enrolled(future, "Dari Masa Depan", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
+            old,
+            enrolled(dated, "Tanpa Waktu", None),
+        ],
         [enrolled(replayed, "Nama Baru", None)],  # a correction, also without time
-        [old,  # a replay of the old event: same (source, id), e.g. from a dead-letter queue or upstream's retry
-         enrolled(dated, "Nama Resmi", T0)],  # dated long before it was received: still later than undated
-    ]  # fmt: skip
+        [
+            old,  # a replay of the old event: same (source, id), e.g. from a dead-letter queue or upstream's retry
+            enrolled(dated, "Nama Resmi", T0),
+        ],  # dated long before it was received: still later than undated
+    ]
     async with (running(enrollment_app.create_app(enroll)) as enrollment, running(attendance_app.create_app(attend)) as attendance,
                 Bus(amqp_url) as bus):  # fmt: skip
         sent = 0
@@ -177,9 +182,8 @@ async def test_withdrawal_and_the_last_report_give_the_same_outcome_in_either_or
 
             due = {who for who, (case, _) in people.items() if cases[case][2]}
             await completed.until(lambda events: nips(events) >= due, what="the expected completions")
-            await asyncio.sleep(
-                1.5
-            )  # a few more sweep passes (settle 0.5 s, every 0.2 s) that must complete no one else
+            # A few more sweep passes (settle 0.5 s, every 0.2 s) that must complete no one else.
+            await asyncio.sleep(1.5)
             await completed.collect()
     outcome = {
         case: {first: who in nips(completed.events) for who, (c, first) in people.items() if c == case}

@@ -68,11 +68,18 @@ async def gateway(amqp_url, mongodb_url, s3, tmp_path):
 
     crt, key = self_signed(tmp_path)
     upstream = f"http://127.0.0.1:{service_port}"
-    site = render((REPO_ROOT / "deploy" / "nginx.conf").read_text(), {
-        "listen 80;": f"listen 127.0.0.1:{http_port};", "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
-        "/run/secrets/tls.crt": str(crt), "/run/secrets/tls.key": str(key),
-        "http://enrollment:8000": upstream, "http://attendance:8000": upstream, "http://certificates:8000": upstream,
-    })  # fmt: skip
+    site = render(
+        (REPO_ROOT / "deploy" / "nginx.conf").read_text(),
+        {
+            "listen 80;": f"listen 127.0.0.1:{http_port};",
+            "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+            "/run/secrets/tls.crt": str(crt),
+            "/run/secrets/tls.key": str(key),
+            "http://enrollment:8000": upstream,
+            "http://attendance:8000": upstream,
+            "http://certificates:8000": upstream,
+        },
+    )
     (tmp_path / "site.conf").write_text(site)
     temp = " ".join(
         f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

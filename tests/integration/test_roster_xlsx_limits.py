@@ -35,19 +35,28 @@ def workbook(sheet_body: str, dimension: str | None = None, shared_strings: str 
         '<Default Extension="xml" ContentType="application/xml"/>'
         '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        + ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-           if shared_strings is not None else "") + "</Types>",
+        + (
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            if shared_strings is not None
+            else ""
+        )
+        + "</Types>",
         "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
         "xl/workbook.xml": f'<?xml version="1.0"?><workbook xmlns="{main}" xmlns:r="{rel}">'
         '<sheets><sheet name="Peserta" sheetId="1" r:id="rId1"/></sheets></workbook>',
         "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-        + (f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>' if shared_strings is not None else "")
+        + (
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/>'
+            if shared_strings is not None
+            else ""
+        )
         + "</Relationships>",
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet xmlns="{main}">'
-        + (f'<dimension ref="{dimension}"/>' if dimension else "") + f"<sheetData>{sheet_body}</sheetData></worksheet>",
-    }  # fmt: skip
+        + (f'<dimension ref="{dimension}"/>' if dimension else "")
+        + f"<sheetData>{sheet_body}</sheetData></worksheet>",
+    }
     if shared_strings is not None:
         parts["xl/sharedStrings.xml"] = f'<?xml version="1.0"?><sst xmlns="{main}">{shared_strings}</sst>'
     buffer = io.BytesIO()
@@ -65,11 +74,15 @@ def _far_cell(ref: str) -> str:
 # Sized so that the code before the fix finishes (in hundreds of MB) instead of exhausting the
 # machine: the real thing (A1:XFD1048576 with a cell in its far corner) would want terabytes.
 HOSTILE = {
-    "16,384 columns declared, a cell in row 1,000": workbook(HEADER_ROW + GOOD_ROW + _far_cell("XFD1000"), dimension="A1:XFD1000"),
+    "16,384 columns declared, a cell in row 1,000": workbook(
+        HEADER_ROW + GOOD_ROW + _far_cell("XFD1000"), dimension="A1:XFD1000"
+    ),
     "1,048,576 rows declared": workbook(HEADER_ROW + GOOD_ROW, dimension="A1:D1048576"),
     "a cell at row 1,048,576, nothing declared": workbook(HEADER_ROW + GOOD_ROW + _far_cell("A1048576")),
-    "two million shared strings": workbook(HEADER_ROW + GOOD_ROW, shared_strings="<si><t>aaaaaaaaaa</t></si>" * 2_000_000),
-}  # fmt: skip
+    "two million shared strings": workbook(
+        HEADER_ROW + GOOD_ROW, shared_strings="<si><t>aaaaaaaaaa</t></si>" * 2_000_000
+    ),
+}
 
 
 @pytest.fixture

@@ -5,11 +5,14 @@ import datetime as dt
 
 from services.attendance.domain import Attendee, Presence
 from services.certificates.domain import Certificate
+from services.enrollment.domain import RosterEntry
 from shared.contract.events import CloudEvent
 from shared.contract.participant import Participant
 
 
-class FakeRoster:
+class _Participants:
+    """The roster copy both services keep: the higher rank wins (shared/contract/ordering.py)."""
+
     def __init__(self):
         self.rows: dict[tuple[str, str], tuple[Participant, str]] = {}
         self.received: dict[str, dt.datetime] = {}
@@ -24,15 +27,37 @@ class FakeRoster:
     async def first_receipt(self, participant, event, now):
         return self.received.setdefault(event, now)
 
-    async def get(self, program_id, nip):
+    def participant(self, program_id: str, nip: str) -> Participant | None:
         row = self.rows.get((program_id, nip))
         return row[0] if row else None
 
-    async def count(self, program_id):
-        return sum(1 for p, nip in self.rows if p == program_id)
+
+class FakeRoster(_Participants):
+    """The enrollment roster (services/enrollment/repository.Roster): the earliest withdrawal
+    stands, even one recorded before the enrollment it ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.withdrawals: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
+
+    async def lookup(self, program_id: str, nip: str) -> RosterEntry:
+        at, reason = self.withdrawals.get((program_id, nip), (None, None))
+        return RosterEntry(self.participant(program_id, nip), at, reason)
+
+    async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
+        earlier = self.withdrawals.get((program_id, nip))
+        if earlier is None or at < earlier[0]:
+            self.withdrawals[(program_id, nip)] = (at, reason)
+
+    async def count(self, program_id: str) -> int:
+        return len(await self.entries(program_id, 10**9, 0))
+
+    async def entries(self, program_id: str, limit: int, offset: int) -> list[RosterEntry]:
+        keys = sorted({k for k in (*self.rows, *self.withdrawals) if k[0] == program_id})
+        return [await self.lookup(*k) for k in keys[offset : offset + limit]]
 
 
-class FakeAttendanceBook(FakeRoster):
+class FakeAttendanceBook(_Participants):
     def __init__(self):
         super().__init__()
         self.presences: dict[tuple[str, str, int], Presence] = {}
@@ -48,7 +73,7 @@ class FakeAttendanceBook(FakeRoster):
     async def attendee(self, program_id, nip):
         counted = frozenset(s for (p, n, s), pr in self.presences.items() if (p, n) == (program_id, nip) and pr.counts)
         key = (program_id, nip)
-        return Attendee(program_id, nip, await self.get(program_id, nip), counted, key in self.completed,
+        return Attendee(program_id, nip, self.participant(program_id, nip), counted, key in self.completed,
                         key in self.eligible, key in self.withdrawn, key in self.withdrawn_before_end)  # fmt: skip
 
     async def record(self, presence: Presence, now):

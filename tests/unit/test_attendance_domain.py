@@ -27,9 +27,15 @@ def test_every_session_completes_at_once_whatever_the_date_or_the_quiet(now, set
     v = verdict(PROGRAM, attendee(EVERY), now, settled=settled)
     assert v.outcome is Outcome.COMPLETE and v.eligible is False and v.why is None
     assert v.completed.model_dump() == {
-        "program_id": PROGRAM.id, "nip": NIP, "name": "Siti Aminah", "jenjang": "ahli_muda",
-        "unit_kerja": "Biro Humas", "sessions": list(range(1, 17)), "jp": 32, "completed_at": now,
-    }  # fmt: skip
+        "program_id": PROGRAM.id,
+        "nip": NIP,
+        "name": "Siti Aminah",
+        "jenjang": "ahli_muda",
+        "unit_kerja": "Biro Humas",
+        "sessions": list(range(1, 17)),
+        "jp": 32,
+        "completed_at": now,
+    }
     assert v.despite_withdrawal, "every session attended: a withdrawal landing first must not stop the write"
 
 

@@ -24,34 +24,40 @@ def s3_error(status: int, code: str) -> S3Error:
     return S3Error(response, code, "message", "/bucket/key", "request-id", "host-id", "bucket", "key")
 
 
-@pytest.mark.parametrize(("exc", "kind"), [
-    (s3_error(500, "InternalError"), "server"),
-    (s3_error(503, "SlowDown"), "server"),
-    (s3_error(502, "BadGateway"), "server"),
-    (ServerError("server failed with HTTP status code 500", 500), "server"),
-    (ServerError("server failed with HTTP status code 429", 429), "server"),
-    (InvalidResponseError(502, "text/html", "<html>Bad Gateway</html>"), "server"),
-    (s3_error(403, "AccessDenied"), "credentials"),  # a rotated key, or a policy that changed
-    (s3_error(403, "InvalidAccessKeyId"), "credentials"),
-    (s3_error(403, "SignatureDoesNotMatch"), "credentials"),
-    (MaxRetryError(None, "/bucket/key", "connection refused"), "connection"),
-    (ReadTimeoutError(None, "/bucket/key", "read timed out"), "connection"),
-    (ConnectionRefusedError(), "connection"),
-    (TimeoutError(), "connection"),
-    (AutoReconnect("primary gone"), "connection"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (s3_error(500, "InternalError"), "server"),
+        (s3_error(503, "SlowDown"), "server"),
+        (s3_error(502, "BadGateway"), "server"),
+        (ServerError("server failed with HTTP status code 500", 500), "server"),
+        (ServerError("server failed with HTTP status code 429", 429), "server"),
+        (InvalidResponseError(502, "text/html", "<html>Bad Gateway</html>"), "server"),
+        (s3_error(403, "AccessDenied"), "credentials"),  # a rotated key, or a policy that changed
+        (s3_error(403, "InvalidAccessKeyId"), "credentials"),
+        (s3_error(403, "SignatureDoesNotMatch"), "credentials"),
+        (MaxRetryError(None, "/bucket/key", "connection refused"), "connection"),
+        (ReadTimeoutError(None, "/bucket/key", "read timed out"), "connection"),
+        (ConnectionRefusedError(), "connection"),
+        (TimeoutError(), "connection"),
+        (AutoReconnect("primary gone"), "connection"),
+    ],
+)
 def test_dependency_failures_are_transient(exc, kind):
     assert dependency_error(exc) == kind
     assert is_transient(exc)
 
 
-@pytest.mark.parametrize("exc", [
-    s3_error(404, "NoSuchKey"),
-    s3_error(400, "InvalidArgument"),
-    InvalidResponseError(400, "text/html", "bad request"),
-    DuplicateKeyError("E11000 duplicate key error", 11000),
-    ValueError("bad data"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "exc",
+    [
+        s3_error(404, "NoSuchKey"),
+        s3_error(400, "InvalidArgument"),
+        InvalidResponseError(400, "text/html", "bad request"),
+        DuplicateKeyError("E11000 duplicate key error", 11000),
+        ValueError("bad data"),
+    ],
+)
 def test_other_failures_are_not(exc):
     assert dependency_error(exc) is None and not is_transient(exc)
 

@@ -26,11 +26,16 @@ WITHDRAWN_UNENROLLED = RosterEntry(None, withdrawn_at=T0, withdrawal_reason="mut
 
 @pytest.mark.parametrize(
     ("entry", "change"),
-    [(NOT_ON_ROSTER, Change.NEW), (SAME, Change.UNCHANGED), (OTHER_UNIT, Change.UPDATED),
-     (RosterEntry(dataclasses.replace(AS_ENROLLED, email="siti@example.go.id")), Change.UPDATED),
-     (WITHDRAWN, Change.WITHDRAWN), (WITHDRAWN_UNENROLLED, Change.WITHDRAWN),
-     (dataclasses.replace(OTHER_UNIT, withdrawn_at=T0), Change.WITHDRAWN)],
-)  # fmt: skip
+    [
+        (NOT_ON_ROSTER, Change.NEW),
+        (SAME, Change.UNCHANGED),
+        (OTHER_UNIT, Change.UPDATED),
+        (RosterEntry(dataclasses.replace(AS_ENROLLED, email="siti@example.go.id")), Change.UPDATED),
+        (WITHDRAWN, Change.WITHDRAWN),
+        (WITHDRAWN_UNENROLLED, Change.WITHDRAWN),
+        (dataclasses.replace(OTHER_UNIT, withdrawn_at=T0), Change.WITHDRAWN),
+    ],
+)
 def test_a_row_is_new_unchanged_updated_or_withdrawn(entry, change):
     assert domain.classify(entry, DATA) is change
 

@@ -8,48 +8,18 @@ import datetime as dt
 
 import pytest
 
-from services.enrollment import handlers, roster_file
-from services.enrollment.domain import RosterEntry
+from services.enrollment import domain, handlers, roster_file
 from shared import contract
 from shared.contract.events import CloudEvent, EnrolledData, WithdrawnData
-from shared.contract.participant import Participant
 from shared.contract.programs import Programs
 from shared.platform.settings import REPO_ROOT
+
+from .fakes import FakeRoster
 
 PROGRAMS = Programs.load(REPO_ROOT / "deploy" / "programs")
 PROGRAM = "humas-level-up-2026"
 SITI, DEWI, AHMAD, RINA = "198503122010011004", "199001012015032001", "197805172005011002", "199203152019032002"
 T0 = dt.datetime(2026, 1, 10, 8, tzinfo=dt.UTC)
-
-
-class FakeRoster:
-    """The enrollment roster's interface (repository.Roster) with its two rules: the higher rank
-    wins, and the earliest withdrawal stands, even one recorded before the enrollment it ends."""
-
-    def __init__(self):
-        self.participants: dict[tuple[str, str], tuple[Participant, str]] = {}
-        self.withdrawals: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
-        self.received: dict[str, dt.datetime] = {}
-
-    async def save(self, participant: Participant, rank: str) -> bool:
-        key = (participant.program_id, participant.nip)
-        if key in self.participants and self.participants[key][1] > rank:
-            return False
-        self.participants[key] = (participant, rank)
-        return True
-
-    async def first_receipt(self, participant, event, now):
-        return self.received.setdefault(event, now)
-
-    async def lookup(self, program_id: str, nip: str) -> RosterEntry:
-        stored = self.participants.get((program_id, nip))
-        at, reason = self.withdrawals.get((program_id, nip), (None, None))
-        return RosterEntry(stored[0] if stored else None, at, reason)
-
-    async def withdraw(self, program_id: str, nip: str, reason: str, at: dt.datetime) -> None:
-        earlier = self.withdrawals.get((program_id, nip))
-        if earlier is None or at < earlier[0]:
-            self.withdrawals[(program_id, nip)] = (at, reason)
 
 
 class FakePublisher:
@@ -168,17 +138,17 @@ async def test_put_participant_refuses_a_withdrawn_participant():
     roster, publisher = FakeRoster(), FakePublisher()
     await handlers.enroll(envelope(T0), enrolled(), roster)
     await roster.withdraw(PROGRAM, SITI, "mutasi", T0)
-    with pytest.raises(handlers.Withdrawn, match="withdrew on 2026-01-10: withdrawal is final"):
+    with pytest.raises(domain.Withdrawn, match="withdrew on 2026-01-10: withdrawal is final"):
         await handlers.put_participant(enrolled(name="Siti Kembali"), roster, publisher)
     assert publisher.published == []
 
 
 async def test_withdraw_refuses_someone_not_enrolled():
     roster, publisher = FakeRoster(), FakePublisher()
-    with pytest.raises(handlers.NotEnrolled):
+    with pytest.raises(domain.NotEnrolled):
         await handlers.withdraw(PROGRAM, SITI, "mutasi", roster, publisher, now=T0)
     await roster.withdraw(PROGRAM, SITI, "mutasi", T0)  # a withdrawal that arrived before any enrollment
-    with pytest.raises(handlers.NotEnrolled):
+    with pytest.raises(domain.NotEnrolled):
         await handlers.withdraw(PROGRAM, SITI, "mutasi", roster, publisher, now=T0)
     assert publisher.published == []
 

@@ -67,10 +67,10 @@ async def test_a_replayed_undated_event_never_beats_a_later_correction(service):
     await receive(OLD, T0)
     await receive(CORRECTION, T0 + dt.timedelta(hours=1))
     await receive(OLD, T0 + dt.timedelta(days=2))  # a replay: the same (source, id), its first receipt kept
-    assert (await book.get(PROGRAM.id, NIP)).name == "Nama Baru"
+    assert book.participant(PROGRAM.id, NIP).name == "Nama Baru"
     await receive(DATED, T0 + dt.timedelta(days=3))  # dated before both were received: still later than undated
     await receive(CORRECTION, T0 + dt.timedelta(days=4))
-    assert (await book.get(PROGRAM.id, NIP)).name == "Nama Resmi"
+    assert book.participant(PROGRAM.id, NIP).name == "Nama Resmi"
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations([OLD, CORRECTION, DATED])))
@@ -78,7 +78,7 @@ async def test_whatever_the_order_a_dated_event_wins_over_undated_ones(order):
     roster = FakeRoster()
     for i, event in enumerate(order):
         await enrollment.enroll(*event, roster, now=T0 + dt.timedelta(minutes=i))
-    assert (await roster.get(PROGRAM.id, NIP)).name == "Nama Resmi"
+    assert (await roster.lookup(PROGRAM.id, NIP)).participant.name == "Nama Resmi"
 
 
 LAST_SESSION = PROGRAM.sessions[-1].date  # 2026-09-25
