@@ -29,6 +29,26 @@ def _process_cpu_s(pid: int) -> float:
     return next((ticks / TICKS for p, _, _, ticks in _stats() if p == pid), 0.0)
 
 
+def _family_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its living descendants (the certificate service's render
+    workers: leaving them out would count the service without its rendering)."""
+    stats = list(_stats())
+    parent = {}
+    for p in stats:
+        try:
+            parent[p[0]] = int(Path(f"/proc/{p[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, ppid in parent.items():
+            if ppid in family and child not in family:
+                family.add(child)
+                grew = True
+    return sum(ticks for p, _, _, ticks in stats if p in family) / TICKS
+
+
 def _group_cpu_s(pgid: int) -> float:
     return sum(ticks for _, _, group, ticks in _stats() if group == pgid) / TICKS
 
@@ -49,8 +69,10 @@ class CpuMeter:
 
     def snapshot(self) -> dict[str, float]:
         shot: dict[str, float] = {}
-        for s in self._services:
-            shot[s.name] = shot.get(s.name, 0.0) + _process_cpu_s(s.process.pid)
+        for s in self._services:  # with its worker processes; the main process alone beside it
+            shot[s.name] = shot.get(s.name, 0.0) + _family_cpu_s(s.process.pid)
+            main = f"{s.name} (main process)"
+            shot[main] = shot.get(main, 0.0) + _process_cpu_s(s.process.pid)
         for name, pgid in self._groups.items():
             shot[name] = _group_cpu_s(pgid)
         times = os.times()

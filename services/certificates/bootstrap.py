@@ -14,6 +14,7 @@ from . import handlers
 from .credentials import CredentialLinks
 from .domain import Links
 from .issuer_keys import IssuerKeys
+from .render_pool import PooledRenderer, WorkerSetup
 from .renderer import Renderer, SignedRenderer, TypstRenderer
 from .repository import CertificateRepository, MongoCertificates
 from .settings import Settings
@@ -62,13 +63,26 @@ def parts(settings: Settings, metrics) -> Parts:
         if settings.credential_keys_dir
         else None
     )
-    return Parts(links=links, store=S3ObjectStore(settings, metrics), signer=signer,
-                 renderer=SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer(), credential_keys=keys)  # fmt: skip
+    renderer: Renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
+    if settings.render_workers:  # rendering and signing on the other core (render_pool.py)
+        setup = WorkerSetup(
+            settings.signing_pkcs12_path,
+            settings.signing_pkcs12_passphrase,
+            settings.credential_keys_dir,
+            CredentialLinks(links).jwks(),
+        )
+        renderer = PooledRenderer.shared(setup, settings.render_workers)
+    return Parts(
+        links=links, store=S3ObjectStore(settings, metrics), signer=signer, renderer=renderer, credential_keys=keys
+    )
 
 
 async def bootstrap(rt: Runtime[Ports], settings: Settings, made: Parts) -> Ports:
     repo = MongoCertificates(await rt.connect_database())
     await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
     await retry_transient(made.store.ensure_bucket, give_up_after=settings.startup_timeout_s)
+    if isinstance(made.renderer, PooledRenderer):
+        await made.renderer.start()  # its workers start and load their keys before the first message
     issuing = handlers.Issuing(repo, made.renderer, made.store, made.links, made.credential_keys)
-    return Ports(issuing=issuing, outbox=MongoOutbox(repo.collection, rt.publisher))
+    # The outbox's "published" marks go out in the same bulk writes as the repository's own.
+    return Ports(issuing=issuing, outbox=MongoOutbox(repo.collection, rt.publisher, repo.updates))

@@ -47,8 +47,11 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     if deps.credential_keys is not None:
         # Signed before rendering, so the PDF carries it (an embedded file, inside the PAdES signature).
         vc = credentials.credential(program, cert, deps.links, credentials.new_salt())
-        jwt = content["credential"] = await asyncio.to_thread(deps.credential_keys.sign, credentials.jwt_claims(vc))
-    pdf = await deps.renderer.render(program.template, content, cert.issued_at)
+        pdf, jwt = await _render_with_credential(
+            deps, program.template, content, cert.issued_at, credentials.jwt_claims(vc)
+        )
+    else:
+        pdf = await deps.renderer.render(program.template, content, cert.issued_at)
     sha256 = hashlib.sha256(pdf).hexdigest()
     key = cert.object_key_for(sha256)
     await deps.store.put(key, pdf, "application/pdf")
@@ -59,6 +62,14 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     event = new_event(contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at)
     stored = await deps.certificates.mark_issued(cert, sha256, key, event)
     return stored, event if stored.sha256 == sha256 else None
+
+
+async def _render_with_credential(deps: Issuing, template: str, content: dict, at: dt.datetime, claims: dict):
+    """(pdf, jwt): in one hop to the renderer's worker (thread or process) where it can."""
+    if (both := getattr(deps.renderer, "render_with_credential", None)) is not None:
+        return await both(template, content, at, claims, deps.credential_keys)
+    jwt = content["credential"] = await asyncio.to_thread(deps.credential_keys.sign, claims)
+    return await deps.renderer.render(template, content, at), jwt
 
 
 async def revoke_certificate(cert: domain.Certificate, reason: str, by: str, deps: Issuing,

@@ -25,6 +25,13 @@ class Renderer(Protocol):
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes: ...
 
 
+def render_with_credential_sync(render_sync, template: str, content: dict, timestamp: dt.datetime, claims: dict,
+                                keys) -> tuple[bytes, str]:  # fmt: skip
+    """Sign the credential, then render the PDF that embeds it: one worker-thread hop for both."""
+    jwt = content["credential"] = keys.sign(claims)
+    return render_sync(template, content, timestamp), jwt
+
+
 def qr_svg(url: str) -> str:
     """The QR code (error correction M) as SVG, without a quiet zone: the template leaves the margin.
     zxing-cpp encodes in C++ in about 0.1 ms; segno's pure-Python mask choice took 2-5 ms, about
@@ -57,6 +64,11 @@ class TypstRenderer:
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return await asyncio.to_thread(self.render_sync, template, content, timestamp)
 
+    async def render_with_credential(self, template: str, content: dict, timestamp: dt.datetime, claims: dict,
+                                     keys) -> tuple[bytes, str]:  # fmt: skip
+        return await asyncio.to_thread(render_with_credential_sync, self.render_sync, template, content, timestamp,
+                                       claims, keys)  # fmt: skip
+
 
 class SignedRenderer:
     """Renders, then signs (PAdES): what is stored and served is the signed document."""
@@ -70,3 +82,8 @@ class SignedRenderer:
 
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return await asyncio.to_thread(self.render_sync, template, content, timestamp)
+
+    async def render_with_credential(self, template: str, content: dict, timestamp: dt.datetime, claims: dict,
+                                     keys) -> tuple[bytes, str]:  # fmt: skip
+        return await asyncio.to_thread(render_with_credential_sync, self.render_sync, template, content, timestamp,
+                                       claims, keys)  # fmt: skip

@@ -10,6 +10,11 @@ each assignment takes the lowest free one. The hint is raised in the background,
 the next process a few collisions, never a gap.
 Uniqueness lives in single-field keys: nx-27017 does not use compound indexes (it scans).
 
+Concurrent handlers' first issues are inserted together (one ordered `insert_many` of consecutive
+numbers: an ordered insert stops at the first refusal, so what was inserted is a run without a
+hole, and the refused one and those after it take the one-by-one path below). Their "issued" marks
+go out together too, in one unordered bulk write (docs/performance.md).
+
 A re-issue touches two documents, so readers never see both revisions of a number valid: the
 old one is marked `superseding` (the new id) before the new one can become valid, and whoever
 reads a marked revision whose successor is valid finishes the supersede (a crash between the
@@ -23,18 +28,21 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from shared.contract.events import CloudEvent
 from shared.contract.programs import Program
+from shared.platform.batching import MicroBatcher
 from shared.platform.logs import describe
-from shared.platform.outbox import with_outbox
+from shared.platform.outbox import BulkUpdates, with_outbox
 
 from . import domain
 from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
+BATCH_WAIT_S = 0.05
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +72,12 @@ class MongoCertificates:
         self._highest: dict[str, int] = {}  # per program: the highest number this process knows is taken
         self._hint_due: dict[str, int] = {}  # per program: taken numbers the shared hint has yet to hear of
         self._hint_writer: asyncio.Task | None = None
+        # Certificates leave the renderer one by one (a few tens of ms apart), so handlers meet in
+        # one round trip only if the batches wait about that long; each handler still awaits its own
+        # write before it goes on (and acks only after all of them), so the wait is latency only.
+        self._inserts = MicroBatcher(self._insert_numbered, size=64, wait_s=BATCH_WAIT_S)
+        # Shared with the outbox (app.py): "issued" marks and "published" marks in the same bulk writes.
+        self.updates = BulkUpdates(self.collection, size=64, wait_s=BATCH_WAIT_S)
 
     async def ensure_indexes(self) -> None:
         c = self.collection
@@ -90,28 +104,59 @@ class MongoCertificates:
         """A first issue inserted with its number in the same write (one write, not three), or the
         holder's existing certificate. Gapless like `assign_number`: the candidate starts above a
         number known to be taken and steps up past numbers other processes took meanwhile."""
+        return await self._inserts.submit((draft, program))
+
+    async def _insert_numbered(self, items: list[tuple[Certificate, Program]]) -> list[Certificate]:
+        """`add_numbered` for a batch: consecutive numbers above the highest known, one ordered
+        insert; from the first refused one on, one by one (a redelivery, a number another process
+        took). Several programs in one batch: each its own run (practically, one program)."""
+        results: list[Certificate | None] = [None] * len(items)
         async with self._numbering_lock:
-            seq = await self._known_highest(draft.program_id) + 1
-            collided = False
-            while True:
-                numbered = draft.numbered(program, seq)
-                doc = {**_to_doc(numbered), "seq_key": f"{draft.program_id}:{seq}"}
+            for program_id in dict.fromkeys(draft.program_id for draft, _ in items):
+                indices = [i for i, (draft, _) in enumerate(items) if draft.program_id == program_id]
+                first = await self._known_highest(program_id) + 1
+                numbered = [items[i][0].numbered(items[i][1], first + k) for k, i in enumerate(indices)]
+                docs = [{**_to_doc(n), "seq_key": f"{program_id}:{n.seq}"} for n in numbered]
                 try:
-                    await self.collection.insert_one(doc)
-                except DuplicateKeyError:
-                    existing = await self.collection.find_one({"holder_key": doc["holder_key"]})
-                    if existing is not None:  # a redelivery: this holder has their certificate
-                        return _from_doc(existing)
-                    # The number went to another process (or, practically never, the code clashed).
-                    if not collided:  # catch up with the others once, through the shared hint
-                        collided = True
-                        seq = max(seq, await self._known_highest(draft.program_id, refresh=True))
-                    seq += 1
-                    draft = dataclasses.replace(draft, code=new_code())
-                    continue
-                self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
-                self._raise_hint(draft.program_id, seq)
-                return numbered
+                    await self.collection.insert_many(docs, ordered=True)
+                    inserted = len(docs)
+                except BulkWriteError as e:
+                    inserted = e.details.get("nInserted", 0)
+                    if inserted >= len(docs) or not all(
+                        w.get("code") == 11000 for w in e.details.get("writeErrors", [])
+                    ):
+                        raise
+                if inserted:
+                    highest = numbered[inserted - 1].seq
+                    self._highest[program_id] = max(highest, self._highest.get(program_id, 0))
+                    self._raise_hint(program_id, highest)
+                for k, i in enumerate(indices):
+                    results[i] = numbered[k] if k < inserted else await self._add_numbered_one(*items[i])
+        return results
+
+    async def _add_numbered_one(self, draft: Certificate, program: Program) -> Certificate:
+        """One by one, under the numbering lock (held by the caller)."""
+        seq = await self._known_highest(draft.program_id) + 1
+        collided = False
+        while True:
+            numbered = draft.numbered(program, seq)
+            doc = {**_to_doc(numbered), "seq_key": f"{draft.program_id}:{seq}"}
+            try:
+                await self.collection.insert_one(doc)
+            except DuplicateKeyError:
+                existing = await self.collection.find_one({"holder_key": doc["holder_key"]})
+                if existing is not None:  # a redelivery: this holder has their certificate
+                    return _from_doc(existing)
+                # The number went to another process (or, practically never, the code clashed).
+                if not collided:  # catch up with the others once, through the shared hint
+                    collided = True
+                    seq = max(seq, await self._known_highest(draft.program_id, refresh=True))
+                seq += 1
+                draft = dataclasses.replace(draft, code=new_code())
+                continue
+            self._highest[draft.program_id] = max(seq, self._highest.get(draft.program_id, 0))
+            self._raise_hint(draft.program_id, seq)
+            return numbered
 
     def _raise_hint(self, program_id: str, seq: int) -> None:
         self._hint_due[program_id] = max(seq, self._hint_due.get(program_id, 0))
@@ -156,7 +201,7 @@ class MongoCertificates:
                 return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}))
 
     async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate:
-        result = await self.collection.update_one(
+        update = UpdateOne(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
             with_outbox(
                 {
@@ -172,9 +217,10 @@ class MongoCertificates:
                 event,
             ),
         )
-        if result.modified_count == 1:
+        if await self.updates.submit(update):
             return dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
-        # A concurrent process issued it first: the stored record is the truth.
+        # Not known to be this write's: the stored record is the truth (each render's hash is its own,
+        # so a stored hash equal to ours means this write landed; another one, a concurrent process won).
         return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}))
 
     async def by_code(self, code: str) -> Certificate | None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.platform.settings import ServiceSettings
@@ -41,3 +42,5 @@ class Settings(ServiceSettings, S3Settings):
     # Open Badges 3.0 credential keys: a directory of RSA keys in PEM (the last by name signs, all
     # are published). Unset: no credentials are issued.
     credential_keys_dir: Path | None = None
+    # Processes that render and sign (render_pool.py); 0: worker threads of this process instead.
+    render_workers: int = Field(default=1, ge=0, le=16)

@@ -38,12 +38,31 @@ def with_outbox(update: dict[str, Any], routing_key: str, event: CloudEvent) -> 
     }
 
 
+class BulkUpdates:
+    """Updates of concurrent handlers to one collection, written together in one unordered bulk
+    write (one round trip for many). Each submitter awaits its own batch's write."""
+
+    def __init__(self, collection: AsyncCollection, size: int = 64, wait_s: float = 0.005):
+        self._collection = collection
+        self._batcher = MicroBatcher(self._write, size=size, wait_s=wait_s)
+
+    async def submit(self, update: UpdateOne) -> bool:
+        """True when this update certainly changed its document (every one in its batch did);
+        False when that is not known: a caller that needs to know reads the document back."""
+        return await self._batcher.submit(update)
+
+    async def _write(self, updates: list[UpdateOne]) -> list[bool]:
+        result = await self._collection.bulk_write(updates, ordered=False)
+        return [result.modified_count == len(updates)] * len(updates)
+
+
 class MongoOutbox:
-    def __init__(self, collection: AsyncCollection, publisher: Publisher):
+    def __init__(self, collection: AsyncCollection, publisher: Publisher, updates: BulkUpdates | None = None):
         self._collection = collection
         self._publisher = publisher
-        # Concurrent handlers' "published" marks go out together: one round trip for many.
-        self._marks = MicroBatcher(self._mark_many, size=64)
+        # Concurrent handlers' "published" marks go out together: one round trip for many; with the
+        # service's own `updates`, in the same bulk writes as its other updates to that collection.
+        self._updates = updates or BulkUpdates(collection, size=64)
 
     async def publish_stored(self, doc_id: Any, routing_key: str, event: CloudEvent) -> None:
         """Publish an event the caller has just written into `doc_id`'s outbox (no read back).
@@ -58,21 +77,10 @@ class MongoOutbox:
         await self._mark_published(doc_id, event.id)
 
     async def _mark_published(self, doc_id: Any, event_id: str) -> None:
-        await self._marks.submit((doc_id, event_id))
-
-    async def _mark_many(self, marks: list[tuple[Any, str]]) -> list[None]:
         # Conditional on "not yet published", so a mark made twice (handler and relay) counts once.
-        await self._collection.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": doc_id, f"outbox.{event_id}.published": False},
-                    {"$set": {f"outbox.{event_id}.published": True}, "$inc": {"outbox_pending": -1}},
-                )
-                for doc_id, event_id in marks
-            ],
-            ordered=False,
-        )
-        return [None] * len(marks)
+        await self._updates.submit(UpdateOne({"_id": doc_id, f"outbox.{event_id}.published": False},
+                                             {"$set": {f"outbox.{event_id}.published": True},
+                                              "$inc": {"outbox_pending": -1}}))  # fmt: skip
 
     async def flush(self, doc_id: Any) -> int:
         """Publish the pending events of one document (the one a handler just wrote); what is
