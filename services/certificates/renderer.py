@@ -40,7 +40,22 @@ def qr_svg(url: str) -> str:
     return code.to_svg(add_quiet_zones=False)
 
 
-class TypstRenderer:
+class _InThreads:
+    """The async side of a renderer whose `render_sync` runs in a worker thread."""
+
+    def render_sync(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
+        raise NotImplementedError
+
+    async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
+        return await asyncio.to_thread(self.render_sync, template, content, timestamp)
+
+    async def render_with_credential(self, template: str, content: dict, timestamp: dt.datetime, claims: dict,
+                                     keys) -> tuple[bytes, str]:  # fmt: skip
+        return await asyncio.to_thread(render_with_credential_sync, self.render_sync, template, content, timestamp,
+                                       claims, keys)  # fmt: skip
+
+
+class TypstRenderer(_InThreads):
     def __init__(self, templates: Path = TEMPLATES):
         self._templates = templates
         self._compilers: dict[str, typst.Compiler] = {}
@@ -61,16 +76,8 @@ class TypstRenderer:
                 sys_inputs={"data": data}, pdf_standards=standard, timestamp=int(timestamp.timestamp())
             )
 
-    async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
-        return await asyncio.to_thread(self.render_sync, template, content, timestamp)
 
-    async def render_with_credential(self, template: str, content: dict, timestamp: dt.datetime, claims: dict,
-                                     keys) -> tuple[bytes, str]:  # fmt: skip
-        return await asyncio.to_thread(render_with_credential_sync, self.render_sync, template, content, timestamp,
-                                       claims, keys)  # fmt: skip
-
-
-class SignedRenderer:
+class SignedRenderer(_InThreads):
     """Renders, then signs (PAdES): what is stored and served is the signed document."""
 
     def __init__(self, renderer: TypstRenderer, signer):
@@ -79,11 +86,3 @@ class SignedRenderer:
 
     def render_sync(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
         return self._signer.sign(self._renderer.render_sync(template, content, timestamp))
-
-    async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes:
-        return await asyncio.to_thread(self.render_sync, template, content, timestamp)
-
-    async def render_with_credential(self, template: str, content: dict, timestamp: dt.datetime, claims: dict,
-                                     keys) -> tuple[bytes, str]:  # fmt: skip
-        return await asyncio.to_thread(render_with_credential_sync, self.render_sync, template, content, timestamp,
-                                       claims, keys)  # fmt: skip
