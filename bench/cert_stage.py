@@ -67,14 +67,11 @@ def bare_path(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
     return {"per_s": round(n / wall, 1), "cpu_ms": round(cpu * 1000 / n, 2)}
 
 
-FamilyMeter = CpuMeter  # counts each service with its worker processes (bench/cpu.py)
-
-
 async def stage(stack: Stack, amqp_url: str, n: int, env: dict[str, str], profile: Path | None) -> dict:
     tag = f"cs-{uuid.uuid4().hex[:6]}"
     services = stack.start(["certificates"], {**stack.env(amqp_url, tag), **env}, tag)
     service = services[0]
-    meter = FamilyMeter(services, stack.mongo.process.pid, stack.s3.process.pid)
+    meter = CpuMeter(services, stack.mongo.process.pid, stack.s3.process.pid)
     people = workload.cohort(PROGRAM, 1, seed=int(time.time()))[:n]
     issued: dict[str, float] = {}
     sent: dict[str, float] = {}

@@ -58,20 +58,16 @@ def parts(settings: Settings, metrics) -> Parts:
         if settings.signing_pkcs12_path
         else None
     )
-    keys = (
-        IssuerKeys(settings.credential_keys_dir, CredentialLinks(links).jwks())
-        if settings.credential_keys_dir
-        else None
-    )
-    renderer: Renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
+    jwks_url = CredentialLinks(links).jwks()
+    keys = IssuerKeys(settings.credential_keys_dir, jwks_url) if settings.credential_keys_dir else None
+    renderer: Renderer
     if settings.render_workers:  # rendering and signing on the other core (render_pool.py)
         setup = WorkerSetup(
-            settings.signing_pkcs12_path,
-            settings.signing_pkcs12_passphrase,
-            settings.credential_keys_dir,
-            CredentialLinks(links).jwks(),
+            settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase, settings.credential_keys_dir, jwks_url
         )
         renderer = PooledRenderer.shared(setup, settings.render_workers)
+    else:
+        renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
     return Parts(
         links=links, store=S3ObjectStore(settings, metrics), signer=signer, renderer=renderer, credential_keys=keys
     )

@@ -2,7 +2,6 @@
 resumes where the last attempt stopped and never makes a second certificate or number.
 revoke_certificate and reissue_certificate are the operator's actions, recorded in history."""
 
-import asyncio
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -47,8 +46,9 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     if deps.credential_keys is not None:
         # Signed before rendering, so the PDF carries it (an embedded file, inside the PAdES signature).
         vc = credentials.credential(program, cert, deps.links, credentials.new_salt())
-        pdf, jwt = await _render_with_credential(
-            deps, program.template, content, cert.issued_at, credentials.jwt_claims(vc)
+        claims = credentials.jwt_claims(vc)
+        pdf, jwt = await deps.renderer.render_with_credential(
+            program.template, content, cert.issued_at, claims, deps.credential_keys
         )
     else:
         pdf = await deps.renderer.render(program.template, content, cert.issued_at)
@@ -62,14 +62,6 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     event = new_event(contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at)
     stored = await deps.certificates.mark_issued(cert, sha256, key, event)
     return stored, event if stored.sha256 == sha256 else None
-
-
-async def _render_with_credential(deps: Issuing, template: str, content: dict, at: dt.datetime, claims: dict):
-    """(pdf, jwt): in one hop to the renderer's worker (thread or process) where it can."""
-    if (both := getattr(deps.renderer, "render_with_credential", None)) is not None:
-        return await both(template, content, at, claims, deps.credential_keys)
-    jwt = content["credential"] = await asyncio.to_thread(deps.credential_keys.sign, claims)
-    return await deps.renderer.render(template, content, at), jwt
 
 
 async def revoke_certificate(cert: domain.Certificate, reason: str, by: str, deps: Issuing,

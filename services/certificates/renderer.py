@@ -24,6 +24,12 @@ PDF_STANDARD_WITH_CREDENTIAL = "a-3b"
 class Renderer(Protocol):
     async def render(self, template: str, content: dict, timestamp: dt.datetime) -> bytes: ...
 
+    async def render_with_credential(
+        self, template: str, content: dict, timestamp: dt.datetime, claims: dict, keys
+    ) -> tuple[bytes, str]:
+        """The PDF with the credential (signed from `claims`) embedded, and that VC-JWT: one hop
+        to the renderer's worker (thread or process) for both."""
+
 
 def render_with_credential_sync(render_sync, template: str, content: dict, timestamp: dt.datetime, claims: dict,
                                 keys) -> tuple[bytes, str]:  # fmt: skip

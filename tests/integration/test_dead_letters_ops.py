@@ -183,18 +183,24 @@ async def test_an_upstream_message_the_broker_dead_lettered_cannot_be_replayed_a
     assert [d.id for d in await list_dead_letters(url, ["attendance.attended"])] == [letter.id], "kept"
 
 
+async def _write_completed_dead_letter(logins: dict, writer: str, reason: str) -> None:
+    """A `completed` by the attendance service, written into the certificate service's dead-letter
+    queue as `writer`'s login would (the broker checks the user_id against that login)."""
+    prefix = logins["prefix"]
+    async with await aio_pika.connect(logins[writer]) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(contract.DEAD_LETTER_EXCHANGE, ensure=False)
+        headers = {contract.REASON_HEADER: reason, "x-original-user-id": f"{prefix}-attendance"}
+        message = aio_pika.Message(completed_body(), user_id=f"{prefix}-{writer}", headers=headers)
+        await dlx.publish(message, routing_key="certificates.completed")
+
+
 async def test_a_dead_letter_forged_by_another_service_is_not_replayed(amqp_url, logins, operator_url):
     """A service may publish to the dead-letter exchange (to set aside what it rejects); one that writes
     into another service's dead-letter queue cannot have its forgery replayed as the operator."""
     url, _ = operator_url
     await _consumer_queue_of(logins["certificates"], "certificates.completed", contract.COMPLETED)
-    prefix = logins["prefix"]
-    async with await aio_pika.connect(logins["enrollment"]) as connection:
-        channel = await connection.channel(publisher_confirms=True)
-        dlx = await channel.get_exchange(contract.DEAD_LETTER_EXCHANGE, ensure=False)
-        await dlx.publish(aio_pika.Message(completed_body(), user_id=f"{prefix}-enrollment", headers={
-            contract.REASON_HEADER: "object store unavailable", "x-original-user-id": f"{prefix}-attendance"}),
-            routing_key="certificates.completed")  # fmt: skip
+    await _write_completed_dead_letter(logins, "enrollment", "object store unavailable")
 
     async def forged():
         return await list_dead_letters(url, ["certificates.completed"])
@@ -209,12 +215,6 @@ async def test_a_completion_the_certificate_service_set_aside_is_replayed(amqp_u
     certificate service (here: its copy written as the certificate service would), goes back out."""
     url, operator = operator_url
     await _consumer_queue_of(logins["certificates"], "certificates.completed", contract.COMPLETED)
-    prefix = logins["prefix"]
-    async with await aio_pika.connect(logins["certificates"]) as connection:
-        channel = await connection.channel(publisher_confirms=True)
-        dlx = await channel.get_exchange(contract.DEAD_LETTER_EXCHANGE, ensure=False)
-        await dlx.publish(aio_pika.Message(completed_body(), user_id=f"{prefix}-certificates", headers={
-            contract.REASON_HEADER: "unknown program", "x-original-user-id": f"{prefix}-attendance"}),
-            routing_key="certificates.completed")  # fmt: skip
+    await _write_completed_dead_letter(logins, "certificates", "unknown program")
     (letter,) = await eventually(lambda: list_dead_letters(url, ["certificates.completed"]), what="the dead letter")
     assert await replay(url, "certificates.completed", None) == [letter.id]

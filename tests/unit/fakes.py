@@ -168,3 +168,7 @@ class FakeRenderer:
 
     async def render(self, template, content, timestamp):
         return repr((template, sorted(content.items()), timestamp)).encode()
+
+    async def render_with_credential(self, template, content, timestamp, claims, keys):
+        jwt = content["credential"] = keys.sign(claims)
+        return await self.render(template, content, timestamp), jwt
