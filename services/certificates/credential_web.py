@@ -31,7 +31,9 @@ def credential_router(links: domain.Links, keys: IssuerKeys, rate_limit: str, po
         cert = await ports().certificates.by_code(code) if domain.is_code(code) else None
         if cert is None or not cert.issued:
             raise HTTPException(404, "unknown certificate")
-        try:
+        if (jwt := await ports().certificates.credential(cert.certificate_id)) is not None:
+            return jwt
+        try:  # issued before 2026-11-28, when the credential was an object beside the PDF
             return (await ports().store.get(credentials.object_key(cert.object_key))).decode()
         except Exception as e:
             if is_missing(e):  # issued before credentials were

@@ -55,12 +55,10 @@ async def _finish(cert: domain.Certificate, program: Program, deps: Issuing):
     sha256 = hashlib.sha256(pdf).hexdigest()
     key = cert.object_key_for(sha256)
     await deps.store.put(key, pdf, "application/pdf")
-    if jwt is not None:
-        await deps.store.put(credentials.object_key(key), jwt.encode(), credentials.MEDIA_TYPE)
     credential_url = credentials.CredentialLinks(deps.links).jwt(cert.code) if jwt is not None else None
     issued = domain.issued_data(domain.replace(cert, sha256=sha256), deps.links, credential_url)
     event = new_event(contract.CERTIFICATE_ISSUED, SOURCE, issued, id=domain.issued_event_id(cert), time=cert.issued_at)
-    stored = await deps.certificates.mark_issued(cert, sha256, key, event)
+    stored = await deps.certificates.mark_issued(cert, sha256, key, event, credential=jwt)
     return stored, event if stored.sha256 == sha256 else None
 
 

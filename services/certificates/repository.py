@@ -43,6 +43,7 @@ from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
 BATCH_WAIT_S = 0.05
+_LISTED = {"credential_jwt": 0}  # lists and exports never need the credentials (a few kB each)
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +51,9 @@ class CertificateRepository(Protocol):
     async def add_or_get(self, draft: Certificate, history: dict | None = None) -> Certificate: ...
     async def add_numbered(self, draft: Certificate, program: Program) -> Certificate: ...
     async def assign_number(self, cert: Certificate, program: Program) -> Certificate: ...
-    async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate: ...
+    async def mark_issued(
+        self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent, credential: str | None = None
+    ) -> Certificate: ...
     async def by_code(self, code: str) -> Certificate | None: ...
     async def by_id(self, certificate_id: str) -> Certificate | None: ...
     async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate: ...
@@ -59,6 +62,7 @@ class CertificateRepository(Protocol):
     async def mark_superseded(self, old: Certificate, new: Certificate, by: str, reason: str) -> None: ...
     # The read side: operators' lists and exports, the public status lists.
     async def history(self, certificate_id: str) -> list[dict]: ...
+    async def credential(self, certificate_id: str) -> str | None: ...
     async def find(self, filters: dict, limit: int, offset: int) -> tuple[int, list[Certificate]]: ...
     async def invalidated_seqs(self, program_id: str, revision: int) -> list[int]: ...
     def each(self, program_id: str, status: str | None = "valid") -> AsyncIterator[Certificate]: ...
@@ -200,7 +204,12 @@ class MongoCertificates:
                     return numbered
                 return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}))
 
-    async def mark_issued(self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent) -> Certificate:
+    async def mark_issued(
+        self, cert: Certificate, sha256: str, object_key: str, event: CloudEvent, credential: str | None = None
+    ) -> Certificate:
+        # The credential (a few kB) is written with the hash, in the same update: the record
+        # never names a PDF without the credential embedded in it, and no second object is stored.
+        extra = {"credential_jwt": credential} if credential is not None else {}
         update = UpdateOne(
             {"_id": cert.certificate_id, "sha256": {"$exists": False}},
             with_outbox(
@@ -211,6 +220,7 @@ class MongoCertificates:
                         "status": "valid",
                         "specimen": cert.specimen,
                         "history.issued": domain.issued_entry(cert.issued_at, sha256),
+                        **extra,
                     }
                 },
                 "certificate.issued",
@@ -239,6 +249,12 @@ class MongoCertificates:
     async def history(self, certificate_id: str) -> list[dict]:
         doc = await self.collection.find_one({"_id": certificate_id}, {"history": 1})
         return domain.history((doc or {}).get("history"))
+
+    async def credential(self, certificate_id: str) -> str | None:
+        """The revision's VC-JWT; None if it was stored as an object beside the PDF (before
+        2026-11-28) or issued without credential keys."""
+        doc = await self.collection.find_one({"_id": certificate_id}, {"credential_jwt": 1})
+        return (doc or {}).get("credential_jwt")
 
     async def revoke(self, cert: Certificate, reason: str, by: str, event: CloudEvent) -> Certificate:
         """valid → revoked, with the history entry and the `certificate.revoked` outbox entry, in
@@ -303,14 +319,14 @@ class MongoCertificates:
             "status": "valid",
             **({"program_id": program_id} if program_id else {}),
         }
-        async for doc in self.collection.find(query):
+        async for doc in self.collection.find(query, _LISTED):
             await self._settled(doc)
 
     async def find(self, filters: dict, limit: int, offset: int) -> tuple[int, list[Certificate]]:
         query = {k: v for k, v in filters.items() if v is not None}
         await self._settle_program(query.get("program_id"))  # so the counts and statuses agree
         total = await self.collection.count_documents(query)
-        cursor = self.collection.find(query).sort([("seq", 1), ("revision", 1)]).skip(offset).limit(limit)
+        cursor = self.collection.find(query, _LISTED).sort([("seq", 1), ("revision", 1)]).skip(offset).limit(limit)
         return total, [_from_doc(await self._settled(doc)) async for doc in cursor]
 
     async def invalidated_seqs(self, program_id: str, revision: int) -> list[int]:
@@ -326,7 +342,7 @@ class MongoCertificates:
         await self._settle_program(program_id)
         query = {"program_id": program_id, **({"status": status} if status else {})}
         held: Certificate | None = None
-        async for doc in self.collection.find(query).sort([("seq", 1), ("revision", 1)]).batch_size(200):
+        async for doc in self.collection.find(query, _LISTED).sort([("seq", 1), ("revision", 1)]).batch_size(200):
             cert = _from_doc(await self._settled(doc))
             if status is not None and cert.status != status:
                 continue
@@ -338,7 +354,8 @@ class MongoCertificates:
 
 
 def _to_doc(cert: Certificate) -> dict:
-    doc = {k: v for k, v in dataclasses.asdict(cert).items() if v is not None}
+    # Every field is flat (sessions is a tuple of ints): asdict's deep copy cost about 0.7 ms a certificate.
+    doc = {k: v for k in _FIELDS if (v := getattr(cert, k)) is not None}
     doc["_id"] = doc.pop("certificate_id")
     doc["holder_key"] = _holder_key(cert.program_id, cert.nip, cert.revision)
     doc["sessions"] = list(cert.sessions)

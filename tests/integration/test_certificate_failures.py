@@ -109,14 +109,14 @@ async def test_failures_quoting_a_nip_leave_no_nip_in_log_lines_above_debug(
     real = MongoCertificates.mark_issued
     attempts = []
 
-    async def failing(self, cert, *args):
+    async def failing(self, cert, *args, **kwargs):
         attempts.append(cert.nip)
         if len(attempts) == 1:  # an outage: retry_transient waits it out and says so
             raise AutoReconnect(f"connection closed while updating {key}")
         if len(attempts) == 2:  # a handler error as MongoDB words it: FastStream logs it, the message returns
             raise DuplicateKeyError(f'E11000 duplicate key error collection: certificates.certificates index: '
                                     f'holder_key_1 dup key: {{ holder_key: "{key}" }}', 11000)  # fmt: skip
-        return await real(self, cert, *args)
+        return await real(self, cert, *args, **kwargs)
 
     monkeypatch.setattr(MongoCertificates, "mark_issued", failing)
     app = create_app(settings_for(amqp_url, mongodb_url, s3, unique("certificates")))

@@ -193,3 +193,35 @@ async def test_a_status_list_is_valid_from_a_little_before_now_until_tomorrow(se
     now = time.time()
     assert listing["nbf"] <= now - 60 and now + 3600 < listing["exp"] <= now + 2 * 86400
     assert listing["validFrom"] < listing["validUntil"]
+
+
+async def test_the_credential_is_kept_in_the_record_and_older_ones_beside_the_pdf_still_serve(
+    amqp_url, mongodb_url, s3, signing_key, credential_keys
+):
+    """One object per certificate (the PDF, which embeds the credential); the JWT itself is written
+    with the record's hash. Certificates issued when it was a second object keep their URL."""
+    settings = settings_for(amqp_url, mongodb_url, s3, unique("certificates")).model_copy(update={
+        "signing_pkcs12_path": signing_key.path, "signing_pkcs12_passphrase": signing_key.passphrase,
+        "public_rate_limit": "1000/minute", "credential_keys_dir": credential_keys})  # fmt: skip
+    app = create_app(settings)
+    async with running(app) as http, Bus(amqp_url) as bus:
+        issued = await bus.watch("certificate.issued")
+        for i in range(2):
+            await bus.publish("completed", completed(i))
+        events = await issued.until(lambda evts: len({e["id"] for e in evts}) == 2, what="two certificates")
+        ports = app.state.runtime.ports()
+        first, second = (e["data"] for e in events[:2])
+        tokens = {d["certificate_id"]: (await http.get(d["credential_url"])).text for d in (first, second)}
+        for d in (first, second):
+            assert tokens[d["certificate_id"]] == await ports.certificates.credential(d["certificate_id"])
+            await verified(http, tokens[d["certificate_id"]])
+
+        objects = [o.object_name for o in ports.store._client.list_objects(settings.s3_bucket, recursive=True)]
+        assert len(objects) == 2 and all(name.endswith(".pdf") for name in objects), objects
+
+        # As a certificate issued before the change: the JWT only as the object beside the PDF.
+        cert = await ports.certificates.by_id(second["certificate_id"])
+        await ports.store.put(credentials.object_key(cert.object_key), b"older.stored.jwt", credentials.MEDIA_TYPE)
+        await ports.certificates.collection.update_one({"_id": cert.certificate_id}, {"$unset": {"credential_jwt": ""}})
+        assert (await http.get(second["credential_url"])).text == "older.stored.jwt"
+        assert (await http.get(first["credential_url"])).text == tokens[first["certificate_id"]]

@@ -119,6 +119,7 @@ class FakeCertificates:
     def __init__(self):
         self.by_id: dict[str, Certificate] = {}
         self.events: list[CloudEvent] = []
+        self.credentials: dict[str, str] = {}
 
     async def add_or_get(self, draft, history=None):
         for c in self.by_id.values():
@@ -137,13 +138,18 @@ class FakeCertificates:
             current = self.by_id[cert.certificate_id] = current.numbered(program, max(seqs, default=0) + 1)
         return current
 
-    async def mark_issued(self, cert, sha256, object_key, event):
+    async def mark_issued(self, cert, sha256, object_key, event, credential=None):
         current = self.by_id[cert.certificate_id]
         if current.sha256 is None:
             current = dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
             self.by_id[cert.certificate_id] = current
             self.events.append(event)
+            if credential is not None:
+                self.credentials[cert.certificate_id] = credential
         return current
+
+    async def credential(self, certificate_id):
+        return self.credentials.get(certificate_id)
 
     async def by_code(self, code):
         return next((c for c in self.by_id.values() if c.code == code), None)

@@ -112,3 +112,16 @@ def test_history_entries_are_shaped_once_and_read_oldest_first():
 def test_history_times_are_utc_text_whatever_zone_they_come_in():
     jakarta = NOW.astimezone(domain.JAKARTA)
     assert domain.revoked_entry(jakarta, "ops", "r")["at"] == "2026-09-25T20:30:00+00:00"
+
+
+def test_the_stored_document_holds_every_set_field_as_it_is():
+    """The repository's shallow document (no deep copy) is what `dataclasses.asdict` gave."""
+    from services.certificates.repository import _from_doc, _to_doc
+
+    cert = domain.draft(completed(), NOW).numbered(PROGRAM, 7)
+    cert = domain.replace(cert, sha256="ab" * 32, object_key="k.pdf", status="valid", specimen=True)
+    doc = _to_doc(cert)
+    expected = {k: v for k, v in dataclasses.asdict(cert).items() if v is not None}
+    expected["_id"] = expected.pop("certificate_id")
+    assert {k: v for k, v in doc.items() if k not in ("holder_key",)} == {**expected, "sessions": list(cert.sessions)}
+    assert _from_doc(doc) == cert
