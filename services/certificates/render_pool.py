@@ -5,8 +5,9 @@ pyHanko signs in pure Python, holding the GIL: in worker threads it took the eve
 so the service used one core and its storing, writing and publishing waited behind signatures.
 In a worker process the next certificate renders on the other core while this process stores and
 announces the previous ones (each message is still acked only after its own writes). One worker
-by default: the event loop needs about as much CPU per certificate as the worker, and the
-database, object store and broker share the same two cores.
+by default: a worker holds about 130 MB, so with two the service passes its 300 MB target;
+two halve the wait after a burst of completions at the same CPU per certificate
+(docs/performance.md, issue 16), for replicas that have the memory and the cores.
 
 Workers are started on first use (spawned, not forked: the parent has threads), load their keys
 themselves (the passphrase and key directory come from the same settings), die with their parent,
