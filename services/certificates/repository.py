@@ -43,7 +43,7 @@ from .domain import Certificate, NotAllowed, new_code
 
 _FIELDS = [f.name for f in dataclasses.fields(Certificate)]
 BATCH_WAIT_S = 0.05
-_LISTED = {"credential_jwt": 0}  # lists and exports never need the credentials (a few kB each)
+_LISTED = {"credential_jwt": 0}  # only the credential route reads it (a few kB each)
 log = logging.getLogger(__name__)
 
 
@@ -234,16 +234,18 @@ class MongoCertificates:
         return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}))
 
     async def by_code(self, code: str) -> Certificate | None:
-        doc = await self.collection.find_one({"code": code})
+        doc = await self.collection.find_one({"code": code}, _LISTED)
         return _from_doc(await self._settled(doc)) if doc else None
 
     async def by_id(self, certificate_id: str) -> Certificate | None:
-        doc = await self.collection.find_one({"_id": certificate_id})
+        doc = await self.collection.find_one({"_id": certificate_id}, _LISTED)
         return _from_doc(await self._settled(doc)) if doc else None
 
     async def successor(self, cert: Certificate) -> Certificate | None:
         """The revision made from this one (there is at most one: the holder key is unique)."""
-        doc = await self.collection.find_one({"holder_key": _holder_key(cert.program_id, cert.nip, cert.revision + 1)})
+        doc = await self.collection.find_one(
+            {"holder_key": _holder_key(cert.program_id, cert.nip, cert.revision + 1)}, _LISTED
+        )
         return _from_doc(doc) if doc else None
 
     async def history(self, certificate_id: str) -> list[dict]:

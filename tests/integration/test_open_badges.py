@@ -210,7 +210,7 @@ async def test_the_credential_is_kept_in_the_record_and_older_ones_beside_the_pd
             await bus.publish("completed", completed(i))
         events = await issued.until(lambda evts: len({e["id"] for e in evts}) == 2, what="two certificates")
         ports = app.state.runtime.ports()
-        first, second = (e["data"] for e in events[:2])
+        first, second = {e["id"]: e["data"] for e in events}.values()
         tokens = {d["certificate_id"]: (await http.get(d["credential_url"])).text for d in (first, second)}
         for d in (first, second):
             assert tokens[d["certificate_id"]] == await ports.certificates.credential(d["certificate_id"])
@@ -225,3 +225,9 @@ async def test_the_credential_is_kept_in_the_record_and_older_ones_beside_the_pd
         await ports.certificates.collection.update_one({"_id": cert.certificate_id}, {"$unset": {"credential_jwt": ""}})
         assert (await http.get(second["credential_url"])).text == "older.stored.jwt"
         assert (await http.get(first["credential_url"])).text == tokens[first["certificate_id"]]
+        # Issued before the service had credential keys: neither the field nor the object.
+        await ports.certificates.collection.update_one(
+            {"_id": first["certificate_id"]}, {"$unset": {"credential_jwt": ""}}
+        )
+        missing = await http.get(first["credential_url"])
+        assert missing.status_code == 404 and missing.json()["detail"] == "this certificate has no credential"

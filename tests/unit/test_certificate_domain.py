@@ -119,7 +119,9 @@ def test_the_stored_document_holds_every_set_field_as_it_is():
     from services.certificates.repository import _from_doc, _to_doc
 
     cert = domain.draft(completed(), NOW).numbered(PROGRAM, 7)
-    cert = domain.replace(cert, sha256="ab" * 32, object_key="k.pdf", status="valid", specimen=True)
+    cert = domain.replace(cert, sha256="ab" * 32, object_key="k.pdf", status="revoked", specimen=True,
+                          supersedes="c-0", superseded_by="c-2", revoked_at=NOW)  # fmt: skip
+    assert all(getattr(cert, f.name) is not None for f in dataclasses.fields(cert)), "every field set"
     doc = _to_doc(cert)
     expected = {k: v for k, v in dataclasses.asdict(cert).items() if v is not None}
     expected["_id"] = expected.pop("certificate_id")
