@@ -13,6 +13,7 @@ import pytest
 from jwcrypto import jwk, jwt
 from pypdf import PdfReader
 
+from ops.credential_objects import write_back
 from services.certificates import credentials
 from services.certificates.app import create_app
 from services.certificates.signing import check_signature
@@ -225,9 +226,18 @@ async def test_the_credential_is_kept_in_the_record_and_older_ones_beside_the_pd
         await ports.certificates.collection.update_one({"_id": cert.certificate_id}, {"$unset": {"credential_jwt": ""}})
         assert (await http.get(second["credential_url"])).text == "older.stored.jwt"
         assert (await http.get(first["credential_url"])).text == tokens[first["certificate_id"]]
+        # Before a rollback to a version that reads only objects, the operator writes them back.
+        assert await write_back(settings) == 1  # the first one: the second's record no longer has it
+        objects = {o.object_name for o in ports.store._client.list_objects(settings.s3_bucket, recursive=True)}
+        first_cert = await ports.certificates.by_id(first["certificate_id"])
+        assert credentials.object_key(first_cert.object_key) in objects
+        assert (await ports.store.get(credentials.object_key(first_cert.object_key))).decode() == tokens[
+            first["certificate_id"]
+        ]
         # Issued before the service had credential keys: neither the field nor the object.
         await ports.certificates.collection.update_one(
             {"_id": first["certificate_id"]}, {"$unset": {"credential_jwt": ""}}
         )
+        ports.store._client.remove_object(settings.s3_bucket, credentials.object_key(first_cert.object_key))
         missing = await http.get(first["credential_url"])
         assert missing.status_code == 404 and missing.json()["detail"] == "this certificate has no credential"
