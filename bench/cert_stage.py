@@ -32,17 +32,16 @@ from pathlib import Path
 from devstack import processes, servers
 from devstack.keys import make_key
 from devstack.rabbit import fresh_vhost
-from devstack.upstream import Upstream, cloud_event
+from devstack.upstream import Upstream
 from services.certificates import credentials, domain
 from services.certificates.issuer_keys import IssuerKeys
 from services.certificates.renderer import SignedRenderer, TypstRenderer
 from services.certificates.signing import PdfSigner
 from shared import contract
-from shared.contract.events import completed_event_id
 
 from . import workload
 from .cpu import CpuMeter
-from .run import PROGRAM, RESULTS, Stack, _sample_certificate
+from .run import PROGRAM, RESULTS, Stack, _sample_certificate, completed_event
 
 
 def bare_path(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
@@ -88,10 +87,7 @@ async def stage(stack: Stack, amqp_url: str, n: int, env: dict[str, str], profil
         def events():
             for p in people:
                 sent[p.nip] = time.perf_counter()
-                yield "completed", cloud_event("completed", {
-                    "program_id": PROGRAM.id, "nip": p.nip, "name": "Peserta", "jenjang": p.jenjang,
-                    "unit_kerja": "Satker", "sessions": list(range(1, 17)), "jp": 32, "completed_at": now},
-                    source="/services/attendance", id=completed_event_id(PROGRAM.id, p.nip))  # fmt: skip
+                yield completed_event(p, now)
 
         spy = None
         if profile is not None:

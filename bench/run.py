@@ -330,6 +330,15 @@ def _print_hot(profiles: Profiles, services) -> dict:
     return hot
 
 
+def completed_event(person, now: str) -> tuple[str, dict]:
+    """A 16-of-16 `completed` as the attendance service publishes it: the certificate stages' input."""
+    data = {"program_id": PROGRAM.id, "nip": person.nip, "name": "Peserta", "jenjang": person.jenjang,
+            "unit_kerja": "Satker", "sessions": list(range(1, 17)), "jp": 32, "completed_at": now}  # fmt: skip
+    return "completed", cloud_event(
+        "completed", data, source="/services/attendance", id=completed_event_id(PROGRAM.id, person.nip)
+    )
+
+
 async def certificate_stage(
     stack: Stack, amqp_url: str, n: int, instances: int, profile: bool = False
 ) -> tuple[float, dict]:
@@ -349,27 +358,7 @@ async def certificate_stage(
 
         await watch.consume(on)
         now = dt.datetime.now(dt.UTC).isoformat()
-        events = (
-            (
-                "completed",
-                cloud_event(
-                    "completed",
-                    {
-                        "program_id": PROGRAM.id,
-                        "nip": p.nip,
-                        "name": "Peserta",
-                        "jenjang": p.jenjang,
-                        "unit_kerja": "Satker",
-                        "sessions": list(range(1, 17)),
-                        "jp": 32,
-                        "completed_at": now,
-                    },
-                    source="/services/attendance",
-                    id=completed_event_id(PROGRAM.id, p.nip),
-                ),
-            )
-            for p in rng_people
-        )
+        events = (completed_event(p, now) for p in rng_people)
         spies = Profiles(services, RESULTS, f"{time.strftime('%Y%m%dT%H%M%S')}-cert{instances}") if profile else None
         before = meter.snapshot()
         started = time.perf_counter()

@@ -12,6 +12,7 @@ import asyncio
 from pymongo import AsyncMongoClient
 
 from services.certificates import credentials
+from services.certificates.repository import MongoCertificates
 from services.certificates.settings import Settings
 from services.certificates.storage import S3ObjectStore
 
@@ -21,7 +22,7 @@ async def write_back(settings: Settings) -> int:
     client = AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
     store, written = S3ObjectStore(settings), 0
     try:
-        certificates = client[settings.mongodb_database]["certificates"]
+        certificates = MongoCertificates(client[settings.mongodb_database]).collection
         query = {"credential_jwt": {"$exists": True}, "object_key": {"$exists": True}}
         async for doc in certificates.find(query, {"object_key": 1, "credential_jwt": 1}):
             key = credentials.object_key(doc["object_key"])

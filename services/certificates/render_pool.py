@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from .renderer import TEMPLATES, TypstRenderer
+from .renderer import TEMPLATES, TypstRenderer, render_with_credential_sync
 
 
 @dataclass(frozen=True)
@@ -141,9 +141,9 @@ def _ready() -> bool:
 
 
 def _work(template: str, content: dict, timestamp: dt.datetime, claims: dict | None) -> tuple[bytes, str | None]:
-    jwt = None
-    if claims is not None:
-        if _worker["keys"] is None:
-            raise RuntimeError("a credential was asked for, but this worker has no credential keys")
-        jwt = content["credential"] = _worker["keys"].sign(claims)
-    return _worker["renderer"].render_sync(template, content, timestamp), jwt
+    render_sync = _worker["renderer"].render_sync
+    if claims is None:
+        return render_sync(template, content, timestamp), None
+    if _worker["keys"] is None:
+        raise RuntimeError("a credential was asked for, but this worker has no credential keys")
+    return render_with_credential_sync(render_sync, template, content, timestamp, claims, _worker["keys"])
