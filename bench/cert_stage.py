@@ -41,7 +41,7 @@ from shared import contract
 
 from . import workload
 from .cpu import CpuMeter
-from .run import PROGRAM, RESULTS, Stack, _sample_certificate, completed_event
+from .run import PROGRAM, RESULTS, Stack, _sample_certificate, completed_event, probe_timeout, until
 
 
 def bare_path(n: int, signing: tuple[Path, str], keys_dir: Path) -> dict:
@@ -97,8 +97,7 @@ async def stage(stack: Stack, amqp_url: str, n: int, env: dict[str, str], profil
         before = meter.snapshot()
         started = time.perf_counter()
         await upstream.publish_many(events(), 256)
-        while len(issued) < n:
-            await asyncio.sleep(0.05)
+        await until(lambda: len(issued) >= n, probe_timeout(n), lambda: f"{len(issued)} of {n} certificates issued")
         elapsed = time.perf_counter() - started
         cpu = meter.per_item_ms(before, meter.snapshot(), n)
     if spy is not None:

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aio_pika
@@ -330,6 +331,21 @@ def _print_hot(profiles: Profiles, services) -> dict:
     return hot
 
 
+async def until(done: Callable[[], bool], timeout: float, progress: Callable[[], str]) -> None:
+    """Wait for `done`; a stage that loses an item fails after `timeout` s, saying how far it got,
+    instead of hanging the benchmark."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{progress()} after {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+def probe_timeout(n: int) -> float:
+    """Generous: ten times the slowest certificate rate seen on this kind of machine (about 30/s)."""
+    return 60 + n / 3
+
+
 def completed_event(person, now: str) -> tuple[str, dict]:
     """A 16-of-16 `completed` as the attendance service publishes it: the certificate stages' input."""
     data = {"program_id": PROGRAM.id, "nip": person.nip, "name": "Peserta", "jenjang": person.jenjang,
@@ -363,8 +379,7 @@ async def certificate_stage(
         before = meter.snapshot()
         started = time.perf_counter()
         await upstream.publish_many(events, 256)
-        while len(issued) < n:
-            await asyncio.sleep(0.05)
+        await until(lambda: len(issued) >= n, probe_timeout(n), lambda: f"{len(issued)} of {n} certificates issued")
         elapsed = time.perf_counter() - started
         cpu = meter.per_item_ms(before, meter.snapshot(), n)
     if spies:
@@ -394,9 +409,12 @@ async def attendance_stage(stack: Stack, amqp_url: str, scale: int, profile: boo
         meter = stack.cpu_meter([service])
         spies = Profiles([service], RESULTS, f"{time.strftime('%Y%m%dT%H%M%S')}-alone") if profile else None
         first = None
+        deadline = time.monotonic() + 120 + total / 100  # ten times slower than any machine seen
         while (done := await consumed(http, service)) < total:
             if first is None and done:
                 first, before = (done, time.perf_counter()), meter.snapshot()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"attendance took in {done} of {total} events")
             await asyncio.sleep(0.25)  # each poll renders its /metrics: keep them rare
         elapsed = time.perf_counter() - first[1]
         cpu = meter.per_item_ms(before, meter.snapshot(), total - first[0])
