@@ -7,6 +7,8 @@ per item hardly do, so they are what to compare when judging a change.
 import os
 from pathlib import Path
 
+from devstack.processes import descendants
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -32,21 +34,8 @@ def _process_cpu_s(pid: int) -> float:
 def _family_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its living descendants (the certificate service's render
     workers: leaving them out would count the service without its rendering)."""
-    stats = list(_stats())
-    parent = {}
-    for p in stats:
-        try:
-            parent[p[0]] = int(Path(f"/proc/{p[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    family, grew = {pid}, True
-    while grew:
-        grew = False
-        for child, ppid in parent.items():
-            if ppid in family and child not in family:
-                family.add(child)
-                grew = True
-    return sum(ticks for p, _, _, ticks in stats if p in family) / TICKS
+    family = descendants(pid, with_self=True)
+    return sum(ticks for p, _, _, ticks in _stats() if p in family) / TICKS
 
 
 def _group_cpu_s(pgid: int) -> float:

@@ -301,6 +301,7 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
     elapsed = max(issued_at.values(), default=started) - started
     latencies = sorted(issued_at[n] - completed_at[n] for n in issued_at if n in completed_at)
     rss = {s.name: round(s.peak_rss_mb(), 1) for s in services}
+    rss_with_workers = {s.name: round(s.peak_rss_with_workers_mb(), 1) for s in services}
     processes.stop(services)
     stack.running.clear()
     return {
@@ -316,6 +317,7 @@ async def replay_year(stack: Stack, amqp_url: str, args) -> dict:
         "certificates_per_s_overall": round(len(issued_at) / elapsed, 1) if elapsed else None,
         "latency_completed_to_issued_ms": _percentiles(latencies),
         "peak_rss_mb": rss,
+        "peak_rss_with_workers_mb": rss_with_workers,
         "cpu_ms_per_event": cpu,
         "samples": samples,
         "hot_paths": hot,
@@ -506,6 +508,10 @@ def _machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
 
 
+def _with_workers(service: str, alone: float, with_workers: float) -> str:
+    return f"{service} {alone:.0f} MB" + (f" ({with_workers:.0f} with its workers)" if with_workers > alone + 1 else "")
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}×" if a and b else "–"
 
@@ -565,7 +571,10 @@ def report(r: dict) -> list[tuple[str, str, str, str]]:
             ("completed with other sessions than attended", str(replay["wrong_sessions"]), "", "0"),
             (
                 "peak RSS per service",
-                ", ".join(f"{k} {v:.0f} MB" for k, v in replay["peak_rss_mb"].items()),
+                ", ".join(
+                    _with_workers(k, v, replay.get("peak_rss_with_workers_mb", {}).get(k, v))
+                    for k, v in replay["peak_rss_mb"].items()
+                ),
                 "",
                 "< 300 MB",
             ),

@@ -33,10 +33,40 @@ class ServiceProcess:
 
     def peak_rss_mb(self) -> float:
         """VmHWM: the highest resident set size the process has had."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        return _peak_rss_mb(self.process.pid)
+
+    def peak_rss_with_workers_mb(self) -> float:
+        """The service's peak plus each living child's (the certificate service's render workers):
+        what it needs at most, since the peaks may not coincide."""
+        return sum(_peak_rss_mb(pid) for pid in descendants(self.process.pid, with_self=True))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-        return float("nan")
+    except OSError:  # it ended meanwhile
+        pass
+    return 0.0
+
+
+def descendants(pid: int, with_self: bool = False) -> set[int]:
+    """The living processes started by `pid`, their children, and so on (from /proc)."""
+    parent = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, ppid in parent.items():
+            if ppid in family and child not in family:
+                family.add(child)
+                grew = True
+    return family if with_self else family - {pid}
 
 
 def start(name: str, port: int, env: dict[str, str], log_dir: Path, instance: int = 0) -> ServiceProcess:

@@ -4,6 +4,7 @@ The renderer, signer and credential keys hold no connection: they are made with 
 a bad key file stops the service before it takes anything. The database and object store are
 reached in `bootstrap`, inside the lifespan."""
 
+import asyncio
 from dataclasses import dataclass
 
 from shared.platform.messaging import retry_transient
@@ -63,9 +64,9 @@ def parts(settings: Settings, metrics) -> Parts:
     renderer: Renderer
     if settings.render_workers:  # rendering and signing on the other core (render_pool.py)
         setup = WorkerSetup(
-            settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase, settings.credential_keys_dir, jwks_url
+            settings.signing_pkcs12_path, settings.signing_pkcs12_passphrase, keys.pems if keys else (), jwks_url
         )
-        renderer = PooledRenderer.shared(setup, settings.render_workers)
+        renderer = PooledRenderer.shared(setup, settings.render_workers, settings.render_timeout_s)
     else:
         renderer = SignedRenderer(TypstRenderer(), signer) if signer else TypstRenderer()
     return Parts(
@@ -77,8 +78,9 @@ async def bootstrap(rt: Runtime[Ports], settings: Settings, made: Parts) -> Port
     repo = MongoCertificates(await rt.connect_database())
     await retry_transient(repo.ensure_indexes, give_up_after=settings.startup_timeout_s)
     await retry_transient(made.store.ensure_bucket, give_up_after=settings.startup_timeout_s)
-    if isinstance(made.renderer, PooledRenderer):
-        await made.renderer.start()  # its workers start and load their keys before the first message
+    if isinstance(pool := made.renderer, PooledRenderer):
+        await pool.start()  # every worker starts and loads its keys before the first message
+        rt.on_stop(lambda: asyncio.to_thread(pool.release))
     issuing = handlers.Issuing(repo, made.renderer, made.store, made.links, made.credential_keys)
     # The outbox's "published" marks go out in the same bulk writes as the repository's own.
     return Ports(issuing=issuing, outbox=MongoOutbox(repo.collection, rt.publisher, repo.updates))

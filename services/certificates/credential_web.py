@@ -33,7 +33,7 @@ def credential_router(links: domain.Links, keys: IssuerKeys, rate_limit: str, po
             raise HTTPException(404, "unknown certificate")
         if (jwt := await ports().certificates.credential(cert.certificate_id)) is not None:
             return jwt
-        try:  # issued before 2026-11-28, when the credential was an object beside the PDF
+        try:  # issued before 6bf24ca, when the credential was an object beside the PDF
             return (await ports().store.get(credentials.object_key(cert.object_key))).decode()
         except Exception as e:
             if is_missing(e):  # issued before credentials were

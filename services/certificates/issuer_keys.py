@@ -19,16 +19,27 @@ class IssuerKeys:
         files = sorted(Path(directory).glob("*.pem"))
         if not files:
             raise ValueError(f"no credential signing key (*.pem) in {directory}")
+        self._load({str(path): path.read_bytes() for path in files}, jwks_url)
+
+    @classmethod
+    def from_pems(cls, pems: tuple[bytes, ...], jwks_url: str) -> "IssuerKeys":
+        """The keys another process loaded (its `pems`): a render worker signs with exactly the
+        keys the service publishes, whatever the directory has held since the service started."""
+        keys = cls.__new__(cls)
+        keys._load({f"key {n}": pem for n, pem in enumerate(pems, 1)}, jwks_url)
+        return keys
+
+    def _load(self, pems: dict[str, bytes], jwks_url: str) -> None:
+        self.pems = tuple(pems.values())  # private keys: for a render worker, never logged
         self._keys = []
-        for path in files:
-            key = RSAKey.import_key(path.read_bytes())
+        for name, pem in pems.items():
+            key = RSAKey.import_key(pem)
             if not key.is_private:
-                raise ValueError(f"{path} holds no private key")
+                raise ValueError(f"{name} holds no private key")
             # The kid is a URL that dereferences to this one public JWK (OB 3.0 §8.2.1: 1EdTech's
             # validator GETs it and reads `n` and `e`), named by the key's RFC 7638 thumbprint.
             kid = f"{jwks_url.rsplit('/', 1)[0]}/keys/{key.thumbprint()}"
-            key = RSAKey.import_key(path.read_bytes(), {"kid": kid, "alg": ALGORITHM, "use": "sig"})
-            self._keys.append(key)
+            self._keys.append(RSAKey.import_key(pem, {"kid": kid, "alg": ALGORITHM, "use": "sig"}))
         self._signing = self._keys[-1]
 
     @property

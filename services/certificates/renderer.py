@@ -27,13 +27,15 @@ class Renderer(Protocol):
     async def render_with_credential(
         self, template: str, content: dict, timestamp: dt.datetime, claims: dict, keys
     ) -> tuple[bytes, str]:
-        """The PDF with the credential (signed from `claims`) embedded, and that VC-JWT: one hop
-        to the renderer's worker (thread or process) for both."""
+        """The PDF with the credential (signed from `claims` with `keys`) embedded, and that VC-JWT:
+        one hop to the renderer's worker (thread or process) for both. A process pool signs with
+        the same keys, handed to its workers when they start (render_pool.py)."""
 
 
 def render_with_credential_sync(render_sync, template: str, content: dict, timestamp: dt.datetime, claims: dict,
                                 keys) -> tuple[bytes, str]:  # fmt: skip
-    """Sign the credential, then render the PDF that embeds it: one worker-thread hop for both."""
+    """Sign the credential, then render the PDF that embeds it, where the rendering runs (a worker
+    thread, or a render worker process): one hop there for both."""
     jwt = content["credential"] = keys.sign(claims)
     return render_sync(template, content, timestamp), jwt
 

@@ -80,7 +80,7 @@ class MongoCertificates:
         # one round trip only if the batches wait about that long; each handler still awaits its own
         # write before it goes on (and acks only after all of them), so the wait is latency only.
         self._inserts = MicroBatcher(self._insert_numbered, size=64, wait_s=BATCH_WAIT_S)
-        # Shared with the outbox (app.py): "issued" marks and "published" marks in the same bulk writes.
+        # Shared with the outbox (bootstrap.py): "issued" marks and "published" marks in the same bulk writes.
         self.updates = BulkUpdates(self.collection, size=64, wait_s=BATCH_WAIT_S)
 
     async def ensure_indexes(self) -> None:
@@ -229,9 +229,11 @@ class MongoCertificates:
         )
         if await self.updates.submit(update):
             return dataclasses.replace(cert, sha256=sha256, object_key=object_key, status="valid")
-        # Not known to be this write's: the stored record is the truth (each render's hash is its own,
-        # so a stored hash equal to ours means this write landed; another one, a concurrent process won).
-        return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}))
+        # Not known to be this write's: the stored record is the truth. A stored hash equal to ours
+        # means this write landed, or another replica stored the same bytes (without credential keys a
+        # render is reproducible): then both publish `certificate.issued` with the same event id, one
+        # message to consumers that dedupe by id; another hash means a concurrent replica won.
+        return _from_doc(await self.collection.find_one({"_id": cert.certificate_id}, _LISTED))
 
     async def by_code(self, code: str) -> Certificate | None:
         doc = await self.collection.find_one({"code": code}, _LISTED)
@@ -254,7 +256,7 @@ class MongoCertificates:
 
     async def credential(self, certificate_id: str) -> str | None:
         """The revision's VC-JWT; None if it was stored as an object beside the PDF (before
-        2026-11-28) or issued without credential keys."""
+        6bf24ca) or issued without credential keys."""
         doc = await self.collection.find_one({"_id": certificate_id}, {"credential_jwt": 1})
         return (doc or {}).get("credential_jwt")
 
@@ -305,7 +307,7 @@ class MongoCertificates:
         about to write that itself; the write is conditional, so both doing it is harmless)."""
         if doc.get("status") != "valid" or not doc.get("superseding"):
             return doc
-        new = await self.collection.find_one({"_id": doc["superseding"]}, {"outbox": 0})
+        new = await self.collection.find_one({"_id": doc["superseding"]}, {"outbox": 0, **_LISTED})
         if new is None or new.get("sha256") is None:  # not issued yet: the old one is still the valid one
             return doc
         reissued = (new.get("history") or {}).get("reissued") or {}
@@ -313,7 +315,7 @@ class MongoCertificates:
         await self._supersede(
             doc["_id"], new["_id"], new["revision"], at, reissued.get("by", ""), reissued.get("reason", "")
         )
-        return await self.collection.find_one({"_id": doc["_id"]}) or doc
+        return await self.collection.find_one({"_id": doc["_id"]}, _LISTED) or doc
 
     async def _settle_program(self, program_id: str | None) -> None:
         query = {

@@ -44,3 +44,6 @@ class Settings(ServiceSettings, S3Settings):
     credential_keys_dir: Path | None = None
     # Processes that render and sign (render_pool.py); 0: worker threads of this process instead.
     render_workers: int = Field(default=1, ge=0, le=16)
+    # A render not back within this (queued behind the others included) is taken as hung: its
+    # worker is killed, and the renders that were with it run again one by one (render_pool.py).
+    render_timeout_s: float = Field(default=120.0, gt=0)

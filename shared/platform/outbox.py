@@ -52,6 +52,9 @@ class BulkUpdates:
         return await self._batcher.submit(update)
 
     async def _write(self, updates: list[UpdateOne]) -> list[bool]:
+        # A bulk result counts, it does not say which update changed nothing: one no-op (a mark
+        # repeated by a redelivery) makes the whole batch read its documents back. Correct, and
+        # rare: redeliveries are.
         result = await self._collection.bulk_write(updates, ordered=False)
         return [result.modified_count == len(updates)] * len(updates)
 

@@ -71,6 +71,7 @@ class Runtime(Generic[P]):
         self.mongo: AsyncMongoClient | None = None
         self.checks: dict[str, Check] = {"broker": self._broker_ok, "database": self._database_ok}
         self._tasks: list[asyncio.Task] = []
+        self._on_stop: list[Callable[[], Awaitable[object]]] = []
         self.ready = False
         # FastAPI dependency for operator routes: the caller's name, or 401.
         self.operator = operator_dependency(OperatorKeys.parse(settings.operator_api_keys, settings.operator_delegates))
@@ -229,6 +230,11 @@ class Runtime(Generic[P]):
     def spawn(self, coro: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(coro))
 
+    def on_stop(self, close: Callable[[], Awaitable[object]]) -> None:
+        """Something the service started in its bootstrap (a worker pool) to close once the
+        handlers are done."""
+        self._on_stop.append(close)
+
     async def stop(self) -> None:
         self.ready = False
         # Stop consuming first: in-flight handlers finish (graceful_timeout), then the rest closes.
@@ -238,6 +244,8 @@ class Runtime(Generic[P]):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for close in self._on_stop:
+            await close()
         if self.mongo is not None:
             await self.mongo.close()
         self.log.info("stopped")

@@ -1,6 +1,7 @@
 """The render pool (render + PAdES signature + credential in a worker process): the same document
-and credential as rendering in process, a dead worker is replaced, and no worker outlives a
-service that was killed."""
+and credential as rendering in process, a dead or hung worker is replaced and only the render that
+caused it fails, workers sign with the keys the service loaded, and no worker outlives a service
+that was killed."""
 
 import asyncio
 import io
@@ -16,9 +17,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from pypdf import PdfReader
 
-from services.certificates import credentials, domain
+from services.certificates import credentials, domain, render_pool
 from services.certificates.issuer_keys import IssuerKeys
-from services.certificates.render_pool import PooledRenderer, WorkerSetup
+from services.certificates.render_pool import PooledRenderer, RenderFailed, WorkerSetup
 from services.certificates.signing import PdfSigner, check_signature
 from shared.platform.settings import REPO_ROOT
 
@@ -29,7 +30,7 @@ JWKS_URL = credentials.CredentialLinks(LINKS).jwks()
 
 @pytest.fixture(scope="module")
 def pool(signing_key, credential_keys):
-    renderer = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase, credential_keys, JWKS_URL))
+    renderer = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase, pems(credential_keys), JWKS_URL))
     yield renderer
     renderer.close()
 
@@ -62,15 +63,94 @@ async def test_a_worker_that_dies_is_replaced_and_the_render_retried(pool):
     assert (await pool.render(PROGRAM.template, content, cert.issued_at)).startswith(b"%PDF-")
 
 
+def pems(directory) -> tuple[bytes, ...]:
+    return IssuerKeys(directory, JWKS_URL).pems
+
+
+CRASH, HANG = "Mati Mendadak", "Macet Selamanya"  # names that make `_misbehaving` kill or hang its worker
+
+
+def _misbehaving(template: str, content: dict, timestamp, claims):
+    """The worker's job, except for two names: a stand-in for a render that crashes Typst or
+    pyHanko (or is killed for its memory), and for one stuck in native code."""
+    if content["name"] == CRASH:
+        os._exit(1)
+    if content["name"] == HANG:
+        time.sleep(600)
+    return render_pool._work(template, content, timestamp, claims)
+
+
+async def render_all(pool: PooledRenderer, names: list[str]) -> list:
+    async def one(name: str) -> bytes:
+        cert = certificate(name)
+        return await pool.render(PROGRAM.template, domain.content(PROGRAM, cert, LINKS), cert.issued_at)
+
+    return await asyncio.gather(*(one(name) for name in names), return_exceptions=True)
+
+
+async def test_a_render_that_kills_its_worker_fails_alone_and_the_renders_beside_it_are_issued(signing_key):
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase))
+    pool._job = _misbehaving
+    try:
+        await pool.start()
+        names = ["Siti Aminah", "Budi Santoso", CRASH, "Dewi Lestari", "Ahmad Fauzi"]
+        results = dict(zip(names, await render_all(pool, names), strict=True))
+        assert isinstance(results.pop(CRASH), RenderFailed)
+        assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in results.values()), results
+        assert (await render_all(pool, ["Rina Wati"]))[0].startswith(b"%PDF-"), "the pool goes on"
+    finally:
+        pool.close()
+
+
+async def test_a_render_that_hangs_is_killed_after_the_timeout_and_the_renders_beside_it_are_issued(signing_key):
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=8)
+    pool._job = _misbehaving
+    try:
+        await pool.start()
+        hung = list(pool._executor()._processes)
+        names = [HANG, "Siti Aminah", "Budi Santoso"]
+        results = dict(zip(names, await render_all(pool, names), strict=True))
+        failed = results.pop(HANG)
+        assert isinstance(failed, RenderFailed) and "not done within 8 s" in str(failed), failed
+        assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in results.values()), results
+        assert not any(_alive(pid) for pid in hung), "the hung worker was killed"
+    finally:
+        pool.close()
+
+
+async def test_a_replaced_worker_signs_with_the_keys_the_service_published(tmp_path, signing_key):
+    from devstack.keys import make_key
+
+    make_key(tmp_path / "2026-01-01.pem")
+    published = IssuerKeys(tmp_path, JWKS_URL)
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase, published.pems, JWKS_URL))
+    try:
+        await pool.start()
+        make_key(tmp_path / "2027-01-01.pem")  # a rotation begun on disk, the service not restarted yet
+        for pid in list(pool._executor()._processes):
+            os.kill(pid, signal.SIGKILL)
+        cert = certificate("Siti Aminah")
+        vc = credentials.credential(PROGRAM, cert, LINKS, credentials.new_salt())
+        _, token = await pool.render_with_credential(
+            PROGRAM.template, domain.content(PROGRAM, cert, LINKS), cert.issued_at, credentials.jwt_claims(vc)
+        )
+        decoded = jwt.decode(token, KeySet.import_key_set(published.jwks()), algorithms=["RS256"])
+        assert decoded.header["kid"] == published.kid
+    finally:
+        pool.close()
+
+
 def test_no_worker_outlives_its_service_killed_with_sigkill(signing_key, credential_keys, tmp_path):
     script = textwrap.dedent(f"""
         import asyncio, os, sys
         from pathlib import Path
+        from services.certificates.issuer_keys import IssuerKeys
         from services.certificates.render_pool import PooledRenderer, WorkerSetup
 
         async def main():
             pool = PooledRenderer(WorkerSetup(Path({str(signing_key.path)!r}), {signing_key.passphrase!r},
-                                              Path({str(credential_keys)!r}), "http://x/issuer/jwks.json"))
+                                              IssuerKeys(Path({str(credential_keys)!r}), "http://x/j.json").pems,
+                                              "http://x/j.json"))
             await pool.start()
             print(*pool._executor()._processes, flush=True)
             await asyncio.sleep(60)
