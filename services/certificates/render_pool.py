@@ -34,6 +34,10 @@ class RenderFailed(Exception):
     """A render killed or hung its worker while running alone: this certificate's own doing."""
 
 
+class RenderPoolClosed(Exception):
+    """The service is stopping: this render's message goes back to the queue, unsettled."""
+
+
 class _PoolDown(Exception):
     """The pool a render was in broke (a worker died) or was killed (a render hung)."""
 
@@ -63,6 +67,7 @@ class PooledRenderer:
         self._alone_turn: asyncio.Lock | None = None
         self._alone_waiting = 0
         self._users = 0  # services using it, when `shared`
+        self._closed = False  # after close(), no pool is made again until start()
         self._job = _work  # what a worker runs per certificate (a module-level function: it is pickled)
 
     def _new_pool(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:
@@ -72,6 +77,8 @@ class PooledRenderer:
 
     def _executor(self, broken: concurrent.futures.ProcessPoolExecutor | None = None):
         with self._lock:
+            if self._closed:
+                raise RenderPoolClosed("the render pool is closed (the service is stopping)")
             if self._pool is None or self._pool is broken:
                 if broken is not None:
                     _kill(broken)
@@ -79,6 +86,8 @@ class PooledRenderer:
             return self._pool
 
     def _alone_pool(self, broken: concurrent.futures.ProcessPoolExecutor | None = None):
+        if self._closed:
+            raise RenderPoolClosed("the render pool is closed (the service is stopping)")
         if self._alone is None or self._alone is broken:
             if broken is not None:
                 _kill(broken)
@@ -93,14 +102,24 @@ class PooledRenderer:
         except BrokenProcessPool:  # it broke before this render got in: not this render's doing
             pool = pool_of(pool)
             future = pool.submit(self._job, *args)
+        result = asyncio.wrap_future(future)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self._timeout_s)
+            done, _ = await asyncio.wait({result}, timeout=self._timeout_s)
+        except asyncio.CancelledError:
+            result.cancel()  # still queued: dropped; already running: see _run_alone
+            raise
+        if not done:  # only killing its process frees a worker stuck in native code
+            pool_of(pool)
+            raise _PoolDown(f"a render was not done within {self._timeout_s:.0f} s")
+        if result.cancelled():  # close() dropped it from the queue
+            raise RenderPoolClosed("the render pool was closed before this render ran")
+        try:
+            return result.result()  # the job's own errors (a TimeoutError of its own too) pass through
         except BrokenProcessPool as e:
+            if self._closed:
+                raise RenderPoolClosed("the render pool was closed under this render") from e
             pool_of(pool)
             raise _PoolDown("a render worker died") from e
-        except TimeoutError as e:  # only killing its process frees a worker stuck in native code
-            pool_of(pool)
-            raise _PoolDown(f"a render was not done within {self._timeout_s:.0f} s") from e
 
     async def _run(self, *args):
         try:
@@ -119,16 +138,22 @@ class PooledRenderer:
                     return await self._in(self._alone_pool, args)
                 except _PoolDown as e:
                     raise RenderFailed(f"{e.args[0]} while rendering this certificate alone") from e
+                except asyncio.CancelledError:  # its render may still run: the next one must not wait on it
+                    if self._alone is not None:
+                        _kill(self._alone)
+                        self._alone = None
+                    raise
         finally:
             self._alone_waiting -= 1
             if not self._alone_waiting and self._alone is not None:  # no more retries: its memory back
-                self._alone.shutdown(wait=False)
+                _kill(self._alone)
                 self._alone = None
 
     async def start(self) -> None:
         """Start every worker now rather than on the first certificates (and load their keys).
         From the event loop's thread: a worker dies with the thread that started it
         (PR_SET_PDEATHSIG follows the thread), and that one lives as long as the service."""
+        self._closed = False
         pool = self._executor()
         await asyncio.gather(*(asyncio.wrap_future(pool.submit(_ready)) for _ in range(self._workers)))
 
@@ -161,9 +186,12 @@ class PooledRenderer:
         self.close()
 
     def close(self, grace_s: float = 10.0) -> None:
-        """Stop the workers once the handlers are done: renders still queued are cancelled (their
-        messages were not acked), a render still running gets `grace_s`, then its worker is killed."""
+        """Stop the workers once the handlers are done: renders still queued are cancelled and one
+        still running gets `grace_s`, then its worker is killed; either way its handler ends with
+        an error and its message, never acked, comes back from the closing channel. No pool is
+        made again (`RenderPoolClosed`) until `start()`."""
         with self._lock:
+            self._closed = True
             pools = [pool for pool in (self._pool, self._alone) if pool is not None]
             self._pool = self._alone = None
         for pool in pools:

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from services.certificates import credentials, domain, render_pool
 from services.certificates.issuer_keys import IssuerKeys
-from services.certificates.render_pool import PooledRenderer, RenderFailed, WorkerSetup
+from services.certificates.render_pool import PooledRenderer, RenderFailed, RenderPoolClosed, WorkerSetup
 from services.certificates.signing import PdfSigner, check_signature
 from shared.platform.settings import REPO_ROOT
 
@@ -67,7 +67,8 @@ def pems(directory) -> tuple[bytes, ...]:
     return IssuerKeys(directory, JWKS_URL).pems
 
 
-CRASH, HANG = "Mati Mendadak", "Macet Selamanya"  # names that make `_misbehaving` kill or hang its worker
+# Names that make `_misbehaving` kill its worker, hang it, or raise a TimeoutError of the job's own.
+CRASH, HANG, JOB_TIMEOUT = "Mati Mendadak", "Macet Selamanya", "Waktu Habis"
 
 
 def _misbehaving(template: str, content: dict, timestamp, claims):
@@ -77,6 +78,8 @@ def _misbehaving(template: str, content: dict, timestamp, claims):
         os._exit(1)
     if content["name"] == HANG:
         time.sleep(600)
+    if content["name"] == JOB_TIMEOUT:
+        raise TimeoutError("a timeout inside the render, not a hung worker")
     return render_pool._work(template, content, timestamp, claims)
 
 
@@ -102,20 +105,52 @@ async def test_a_render_that_kills_its_worker_fails_alone_and_the_renders_beside
         pool.close()
 
 
-async def test_a_render_that_hangs_is_killed_after_the_timeout_and_the_renders_beside_it_are_issued(signing_key):
+async def test_a_render_that_hangs_is_killed_after_the_timeout_and_the_renders_behind_it_are_issued(signing_key):
     pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=8)
     pool._job = _misbehaving
     try:
         await pool.start()
         hung = list(pool._executor()._processes)
-        names = [HANG, "Siti Aminah", "Budi Santoso"]
-        results = dict(zip(names, await render_all(pool, names), strict=True))
-        failed = results.pop(HANG)
-        assert isinstance(failed, RenderFailed) and "not done within 8 s" in str(failed), failed
-        assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in results.values()), results
+
+        async def later(name: str):  # queued behind the hung one, with 3 s of its own deadline left when it is killed
+            await asyncio.sleep(5)
+            return (await render_all(pool, [name]))[0]
+
+        failed, *issued = await asyncio.gather(
+            render_all(pool, [HANG]), later("Siti Aminah"), later("Budi Santoso"), return_exceptions=True
+        )
+        assert isinstance(failed[0], RenderFailed) and "not done within 8 s" in str(failed[0]), failed
+        assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in issued), issued
         assert not any(_alive(pid) for pid in hung), "the hung worker was killed"
     finally:
         pool.close()
+
+
+async def test_a_timeout_raised_by_the_render_itself_is_its_error_not_a_hung_worker(signing_key):
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=30)
+    pool._job = _misbehaving
+    try:
+        await pool.start()
+        workers = set(pool._executor()._processes)
+        (error,) = await render_all(pool, [JOB_TIMEOUT])
+        assert isinstance(error, TimeoutError) and "inside the render" in str(error)
+        assert set(pool._executor()._processes) == workers, "the pool was not killed"
+    finally:
+        pool.close()
+
+
+async def test_a_pool_closed_under_a_render_fails_it_and_makes_no_new_worker(signing_key):
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=60)
+    pool._job = _misbehaving
+    await pool.start()
+    hung = asyncio.ensure_future(render_all(pool, [HANG]))
+    await asyncio.sleep(1)
+    await asyncio.to_thread(pool.close, 0.5)
+    (error,) = await asyncio.wait_for(hung, 30)
+    assert isinstance(error, RenderPoolClosed), error
+    assert not pool._pool and not pool._alone, "no pool made again after close()"
+    with pytest.raises(RenderPoolClosed):
+        await pool.render(PROGRAM.template, {}, certificate("Siti Aminah").issued_at)
 
 
 async def test_a_replaced_worker_signs_with_the_keys_the_service_published(tmp_path, signing_key):
