@@ -4,6 +4,7 @@ caused it fails, workers sign with the keys the service loaded, and no worker ou
 that was killed."""
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -83,6 +84,17 @@ def _misbehaving(template: str, content: dict, timestamp, claims):
     return render_pool._work(template, content, timestamp, claims)
 
 
+@contextlib.asynccontextmanager
+async def misbehaving_pool(signing_key, timeout_s: float = 120):
+    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=timeout_s)
+    pool._job = _misbehaving
+    try:
+        await pool.start()
+        yield pool
+    finally:
+        pool.close()
+
+
 async def render_all(pool: PooledRenderer, names: list[str]) -> list:
     async def one(name: str) -> bytes:
         cert = certificate(name)
@@ -92,24 +104,16 @@ async def render_all(pool: PooledRenderer, names: list[str]) -> list:
 
 
 async def test_a_render_that_kills_its_worker_fails_alone_and_the_renders_beside_it_are_issued(signing_key):
-    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase))
-    pool._job = _misbehaving
-    try:
-        await pool.start()
+    async with misbehaving_pool(signing_key) as pool:
         names = ["Siti Aminah", "Budi Santoso", CRASH, "Dewi Lestari", "Ahmad Fauzi"]
         results = dict(zip(names, await render_all(pool, names), strict=True))
         assert isinstance(results.pop(CRASH), RenderFailed)
         assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in results.values()), results
         assert (await render_all(pool, ["Rina Wati"]))[0].startswith(b"%PDF-"), "the pool goes on"
-    finally:
-        pool.close()
 
 
 async def test_a_render_that_hangs_is_killed_after_the_timeout_and_the_renders_behind_it_are_issued(signing_key):
-    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=8)
-    pool._job = _misbehaving
-    try:
-        await pool.start()
+    async with misbehaving_pool(signing_key, timeout_s=8) as pool:
         hung = list(pool._executor()._processes)
 
         async def later(name: str):  # queued behind the hung one, with 3 s of its own deadline left when it is killed
@@ -122,21 +126,14 @@ async def test_a_render_that_hangs_is_killed_after_the_timeout_and_the_renders_b
         assert isinstance(failed[0], RenderFailed) and "not done within 8 s" in str(failed[0]), failed
         assert all(isinstance(pdf, bytes) and pdf.startswith(b"%PDF-") for pdf in issued), issued
         assert not any(_alive(pid) for pid in hung), "the hung worker was killed"
-    finally:
-        pool.close()
 
 
 async def test_a_timeout_raised_by_the_render_itself_is_its_error_not_a_hung_worker(signing_key):
-    pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=30)
-    pool._job = _misbehaving
-    try:
-        await pool.start()
+    async with misbehaving_pool(signing_key, timeout_s=30) as pool:
         workers = set(pool._executor()._processes)
         (error,) = await render_all(pool, [JOB_TIMEOUT])
         assert isinstance(error, TimeoutError) and "inside the render" in str(error)
         assert set(pool._executor()._processes) == workers, "the pool was not killed"
-    finally:
-        pool.close()
 
 
 async def test_a_pool_closed_under_a_render_fails_it_and_makes_no_new_worker(signing_key):
