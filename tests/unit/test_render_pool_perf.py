@@ -136,18 +136,57 @@ async def test_a_timeout_raised_by_the_render_itself_is_its_error_not_a_hung_wor
         assert set(pool._executor()._processes) == workers, "the pool was not killed"
 
 
-async def test_a_pool_closed_under_a_render_fails_it_and_makes_no_new_worker(signing_key):
+async def test_a_pool_closed_under_renders_fails_them_and_makes_no_new_worker(signing_key):
     pool = PooledRenderer(WorkerSetup(signing_key.path, signing_key.passphrase), timeout_s=60)
     pool._job = _misbehaving
     await pool.start()
-    hung = asyncio.ensure_future(render_all(pool, [HANG]))
+    # One running (hung), the rest queued behind it: at least the last is still in the pool's queue.
+    rendering = asyncio.ensure_future(render_all(pool, [HANG, "Siti Aminah", "Budi Santoso", "Dewi Lestari"]))
     await asyncio.sleep(1)
     await asyncio.to_thread(pool.close, 0.5)
-    (error,) = await asyncio.wait_for(hung, 30)
-    assert isinstance(error, RenderPoolClosed), error
+    errors = await asyncio.wait_for(rendering, 30)
+    assert all(isinstance(error, RenderPoolClosed) for error in errors), errors
     assert not pool._pool and not pool._alone, "no pool made again after close()"
     with pytest.raises(RenderPoolClosed):
         await pool.render(PROGRAM.template, {}, certificate("Siti Aminah").issued_at)
+
+
+async def test_a_render_cancelled_while_running_alone_has_its_worker_killed(signing_key):
+    async with misbehaving_pool(signing_key) as pool:
+        cert = certificate(HANG)
+        alone = asyncio.ensure_future(
+            pool._run_alone((PROGRAM.template, domain.content(PROGRAM, cert, LINKS), cert.issued_at, None))
+        )
+        deadline = time.monotonic() + 30
+        while not (pool._alone and pool._alone._processes) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        worker = list(pool._alone._processes)
+        await asyncio.sleep(3)  # spawned, started, and hanging in the job
+        alone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await alone
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in worker) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert worker and not any(_alive(pid) for pid in worker), "the worker of the cancelled render was killed"
+        assert pool._alone is None
+
+
+async def test_start_starts_every_worker_and_the_last_service_sharing_a_pool_closes_it(signing_key):
+    setup = WorkerSetup(signing_key.path, signing_key.passphrase, templates=render_pool.TEMPLATES)
+    first, second = PooledRenderer.shared(setup, 2, 77.0), PooledRenderer.shared(setup, 2, 77.0)
+    assert first is second
+    await first.start()
+    workers = list(first._executor()._processes)
+    assert len(workers) == 2, "both workers run before the first certificate"
+    first.release()
+    assert first._pool is not None, "another service still uses it"
+    second.release()
+    assert first._pool is None
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
 
 
 async def test_a_replaced_worker_signs_with_the_keys_the_service_published(tmp_path, signing_key):
